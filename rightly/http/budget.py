@@ -1,0 +1,215 @@
+"""The call budget: every CleverTap call acquires a permit before it is sent and releases it after.
+
+A budget is kept per key (a CleverTap account, ``"<region>:<project_id>"``) and enforces two limits
+(DESIGN.md, "Budget"):
+
+* at most ``max_in_flight`` permits outstanding at once (CleverTap's concurrency limit), and
+* at most ``rate`` grants per second in any sliding 1-second window. Grants are spaced at least
+  ``1/rate`` apart (GCRA with a burst of one), so an integer rate can never put rate+1 grants into
+  one window, however the window is placed.
+
+Waiters are served strictly by priority (``Priority.INTERACTIVE`` before ``SUBMIT`` before
+``VERIFY``) and first come, first served within a priority: while a more urgent acquirer waits on a
+key, a less urgent one is not granted, even if a slot is free for it.
+
+After a 429 the caller calls ``slow_down(key)``: for ``slow_down_seconds`` the key runs at half its
+rate and one permit fewer (at least one). Another 429 while slowed extends the window and, once
+per second at most, deepens it one level (rate/4, rate/8, and no lower): 429s arriving together come
+from calls that were already in flight when CleverTap pushed back, so they count once.
+
+``LocalBudget`` is the in-process budget of the embedded mode; ``rightly.http.redis_budget``
+holds the shared one for many worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rightly.domain.clock import Clock, SystemClock
+from rightly.domain.enums import Priority
+
+# Grants exactly 1/rate apart would put rate+1 grants into a *closed* 1-second window, and float
+# rounding can shave the gap further; one millisecond more keeps every window at `rate` or fewer.
+EDGE_MARGIN = 0.001
+# Each 429 while slowed halves the rate once more, down to rate / 2**MAX_SLOW_LEVEL.
+MAX_SLOW_LEVEL = 3
+# 429s within this many seconds of the last deepening are the same burst: they only extend.
+ESCALATE_AFTER = 1.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one key may do: calls at once, and calls per second."""
+
+    max_in_flight: int = 3
+    rate: float = 3.0  # calls per second
+
+    def __post_init__(self) -> None:
+        if self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {self.max_in_flight}")
+        if not self.rate > 0:
+            raise ValueError(f"rate must be positive, not {self.rate}")
+
+
+@dataclass(frozen=True)
+class Permit:
+    """A granted slot; hand it back to ``Budget.release`` once the call is answered."""
+
+    key: str
+    token: str
+    priority: Priority
+    granted_at: float  # epoch seconds; the Redis server's time for RedisBudget
+
+
+class Budget(Protocol):
+    async def acquire(
+        self, key: str, limits: Limits, priority: Priority, *, max_wait: float
+    ) -> Permit | None:
+        """Wait up to ``max_wait`` seconds for a slot; None if it could not be had in time.
+
+        The caller then reschedules its task instead of waiting longer: steps never block for long.
+        ``max_wait=0`` tries once. A wait that cannot end in time (the next rate slot lies beyond
+        the deadline) returns None at once rather than sleeping to the deadline.
+        """
+        ...
+
+    async def release(self, permit: Permit) -> None:
+        """Hand the slot back. Idempotent; releasing an expired or unknown permit does nothing."""
+        ...
+
+    async def slow_down(self, key: str) -> None:
+        """Called after a 429: for a while the key runs at half its rate and max_in_flight-1
+        (at least 1); repeated 429s extend and deepen it (down to rate/8)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def slowed(limits: Limits, level: int) -> tuple[int, float]:
+    """The (max_in_flight, rate) a key runs at after ``level`` steps of slow-down."""
+    level = max(0, min(level, MAX_SLOW_LEVEL))
+    return max(1, limits.max_in_flight - level), limits.rate / 2**level
+
+
+def new_token() -> str:
+    return secrets.token_hex(12)
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: int
+    seq: int
+    # Set whenever the key's state changes (a grant, a release, a waiter leaving, a slow-down).
+    changed: asyncio.Event = field(compare=False, default_factory=asyncio.Event)
+
+
+@dataclass
+class _KeyState:
+    in_flight: set[str] = field(default_factory=set)
+    last_grant: float | None = None
+    waiters: list[_Waiter] = field(default_factory=list)  # sorted: the head is served next
+    slow_level: int = 0
+    slow_until: float = 0.0
+    escalated_at: float = 0.0
+
+    def notify(self) -> None:
+        for waiter in self.waiters:
+            waiter.changed.set()
+
+
+class LocalBudget:
+    """The in-process budget: one event loop, no I/O.
+
+    Only the waiter at the head of a key's queue sleeps for the rate (on the injected clock); the
+    others wait on an event that every change of the key's state sets, so a released permit goes to
+    the next waiter at once. Deadlines are measured on the injected clock and checked at every
+    change; the wait for a release is also bounded by the remaining time in real seconds, which
+    is exact for ``SystemClock`` (under ``FakeClock`` time only moves when something sleeps).
+    """
+
+    def __init__(self, clock: Clock | None = None, slow_down_seconds: float = 30.0) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.slow_down_seconds = slow_down_seconds
+        self._keys: dict[str, _KeyState] = {}
+        self._seq = itertools.count()
+
+    def _state(self, key: str) -> _KeyState:
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _KeyState()
+        return state
+
+    def _level(self, state: _KeyState, now: float) -> int:
+        return state.slow_level if now < state.slow_until else 0
+
+    def _wait_needed(self, state: _KeyState, limits: Limits, now: float) -> float | None:
+        """Seconds until the head may be granted: 0 now, None while no permit is free."""
+        max_in_flight, rate = slowed(limits, self._level(state, now))
+        if len(state.in_flight) >= max_in_flight:
+            return None
+        if state.last_grant is None:
+            return 0.0
+        return max(0.0, state.last_grant + 1.0 / rate + EDGE_MARGIN - now)
+
+    async def acquire(
+        self, key: str, limits: Limits, priority: Priority, *, max_wait: float
+    ) -> Permit | None:
+        state = self._state(key)
+        deadline = self.clock.now() + max_wait
+        me = _Waiter(int(priority), next(self._seq))
+        bisect.insort(state.waiters, me)
+        try:
+            while True:
+                now = self.clock.now()
+                head = state.waiters[0] is me
+                wait = self._wait_needed(state, limits, now) if head else None
+                if wait == 0.0:
+                    state.waiters.remove(me)
+                    token = new_token()
+                    state.in_flight.add(token)
+                    state.last_grant = now
+                    return Permit(key=key, token=token, priority=priority, granted_at=now)
+                remaining = deadline - now
+                if remaining <= 0 or (wait is not None and wait > remaining):
+                    return None
+                me.changed.clear()
+                if wait is not None:
+                    await self.clock.sleep(wait)
+                else:
+                    if head and self._level(state, now):
+                        # The end of a slow-down frees a permit without anyone releasing one.
+                        remaining = min(remaining, state.slow_until - now)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(me.changed.wait(), timeout=remaining)
+        finally:
+            # Granted, timed out or cancelled: either way the next waiter may now be the head.
+            if me in state.waiters:
+                state.waiters.remove(me)
+            state.notify()
+
+    async def release(self, permit: Permit) -> None:
+        state = self._keys.get(permit.key)
+        if state is None or permit.token not in state.in_flight:
+            return
+        state.in_flight.discard(permit.token)
+        state.notify()
+
+    async def slow_down(self, key: str) -> None:
+        state = self._state(key)
+        now = self.clock.now()
+        level = self._level(state, now)
+        if level == 0:
+            state.slow_level, state.escalated_at = 1, now
+        elif level < MAX_SLOW_LEVEL and now - state.escalated_at >= ESCALATE_AFTER:
+            state.slow_level, state.escalated_at = level + 1, now
+        state.slow_until = now + self.slow_down_seconds
+        state.notify()
+
+    async def aclose(self) -> None:
+        self._keys.clear()
