@@ -1,0 +1,214 @@
+"""The call budget shared through Redis, for many ``rightly worker`` processes on many machines.
+
+Same contract as ``rightly.http.budget`` (read that module first). Every decision is one atomic Lua
+script, and every script reads the Redis server's clock (``TIME``): rate spacing, permit expiry and
+waiter liveness are measured on that one clock, so the clocks of the worker machines may disagree
+without letting a key exceed its rate. ``Permit.granted_at`` is therefore server time. The injected
+clock is used only to sleep between attempts and to measure the caller's ``max_wait``.
+
+Keys, for an account ``K`` under the prefix ``P`` (``{K}`` is a Redis Cluster hash tag, so one
+account's keys share a slot and a script can touch them all):
+
+``P{K}:inflight``  ZSET permit token -> expiry (server µs). A crashed worker's permits drop out
+                   after ``permit_ttl``; every attempt prunes expired ones first.
+``P{K}:last``      STRING time of the last grant (server µs). The next grant may follow it after
+                   1/rate (at the rate in force then) plus a millisecond: GCRA with a burst of one.
+``P{K}:queue``     ZSET waiter token -> priority * 1e12 + arrival number: the head is served next,
+                   which gives strict priority and FIFO within a priority across all processes.
+``P{K}:seq``       STRING arrival counter for the queue.
+``P{K}:alive``     ZSET waiter token -> heartbeat expiry (server µs). A waiter refreshes it at every
+                   attempt; one that stops (its process died) is dropped from the queue after
+                   ``WAITER_TTL`` seconds, so it holds lower priorities back for no longer.
+``P{K}:slow``      HASH level, escalated_at; expires ``slow_down_seconds`` after the latest 429.
+
+Waiting is polling: a waiter that is not at the head, or finds every permit taken, tries again
+after ``POLL_INTERVAL``; the head waiting for the rate sleeps until its slot. A release is thus
+noticed within one poll interval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from rightly.domain.clock import Clock, SystemClock
+from rightly.domain.enums import Priority
+from rightly.http.budget import (
+    EDGE_MARGIN,
+    ESCALATE_AFTER,
+    MAX_SLOW_LEVEL,
+    Budget,
+    Limits,
+    LocalBudget,
+    Permit,
+    new_token,
+)
+
+POLL_INTERVAL = 0.02
+# The head never sleeps longer than this between attempts, so its heartbeat stays fresh.
+MAX_SLEEP = 0.5
+WAITER_TTL = 2.0
+
+_QUEUED, _FULL, _RATE, _GRANTED = 0, 1, 2, 3
+
+# KEYS: inflight, last, queue, alive, seq, slow
+# ARGV: token, priority, max_in_flight, rate, permit_ttl_us, waiter_ttl_us, edge_us, max_level
+# Returns {status, server_now_us, rate_wait_us}.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- Lua would print a 16-digit number with 14 significant digits; keep every microsecond.
+local function num(x) return string.format('%.0f', x) end
+local token = ARGV[1]
+local max_in_flight = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+local permit_ttl = tonumber(ARGV[5])
+local waiter_ttl = tonumber(ARGV[6])
+local max_level = tonumber(ARGV[8])
+
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', num(now))
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', num(now))) do
+  redis.call('ZREM', KEYS[3], gone)
+  redis.call('ZREM', KEYS[4], gone)
+end
+if not redis.call('ZSCORE', KEYS[3], token) then
+  local seq = redis.call('INCR', KEYS[5])
+  redis.call('ZADD', KEYS[3], num(tonumber(ARGV[2]) * 1e12 + seq), token)
+end
+redis.call('ZADD', KEYS[4], num(now + waiter_ttl), token)
+local keep = math.ceil(2 * waiter_ttl / 1000)
+for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], keep) end
+
+if redis.call('ZRANGE', KEYS[3], 0, 0)[1] ~= token then return {0, now, 0} end
+local level = tonumber(redis.call('HGET', KEYS[6], 'level') or '0')
+if redis.call('ZCARD', KEYS[1]) >= math.max(1, max_in_flight - level) then return {1, now, 0} end
+local spacing = 1000000 / (rate / 2 ^ level) + tonumber(ARGV[7])
+local last = redis.call('GET', KEYS[2])
+if last then
+  local wait = tonumber(last) + spacing - now
+  if wait > 0 then return {2, now, math.ceil(wait)} end
+end
+
+redis.call('ZREM', KEYS[3], token)
+redis.call('ZREM', KEYS[4], token)
+redis.call('ZADD', KEYS[1], num(now + permit_ttl), token)
+redis.call('PEXPIRE', KEYS[1], math.ceil(permit_ttl / 1000) + 1000)
+-- Outlive the longest spacing a deeper slow-down could ask for.
+local longest = 1000000 / (rate / 2 ^ max_level) + tonumber(ARGV[7])
+redis.call('SET', KEYS[2], num(now), 'PX', math.ceil(longest / 1000) + 1000)
+return {3, now, 0}
+"""
+
+# KEYS: slow.  ARGV: duration_ms, max_level, escalate_after_us
+_SLOW_DOWN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
+local at = tonumber(redis.call('HGET', KEYS[1], 'escalated_at') or '0')
+if level == 0 then
+  level, at = 1, now
+elseif level < tonumber(ARGV[2]) and now - at >= tonumber(ARGV[3]) then
+  level, at = level + 1, now
+end
+redis.call('HSET', KEYS[1], 'level', level, 'escalated_at', string.format('%.0f', at))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return level
+"""
+
+
+def budget_keys(prefix: str, key: str) -> dict[str, str]:
+    """The Redis keys holding one account's budget (see the module docstring)."""
+    base = f"{prefix}{{{key}}}:"
+    return {name: base + name for name in ("inflight", "last", "queue", "alive", "seq", "slow")}
+
+
+class RedisBudget:
+    """A ``Budget`` shared by every process that uses the same Redis and prefix."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        clock: Clock | None = None,
+        prefix: str = "rightly:budget:",
+        permit_ttl: float = 60.0,
+        slow_down_seconds: float = 30.0,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.prefix = prefix
+        # Longer than any call may take (the HTTP timeout), or a slow call's permit lapses early.
+        self.permit_ttl = permit_ttl
+        self.slow_down_seconds = slow_down_seconds
+        self._redis = Redis.from_url(redis_url)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._slow_down = self._redis.register_script(_SLOW_DOWN)
+
+    async def acquire(
+        self, key: str, limits: Limits, priority: Priority, *, max_wait: float
+    ) -> Permit | None:
+        keys = budget_keys(self.prefix, key)
+        token = new_token()
+        args: list[str | int] = [
+            token,
+            int(priority),
+            limits.max_in_flight,
+            repr(float(limits.rate)),
+            _micros(self.permit_ttl),
+            _micros(WAITER_TTL),
+            _micros(EDGE_MARGIN),
+            MAX_SLOW_LEVEL,
+        ]
+        deadline = self.clock.now() + max_wait
+        granted = False
+        try:
+            while True:
+                status, server_now, rate_wait = await self._acquire(keys=list(keys.values()), args=args)
+                if status == _GRANTED:
+                    granted = True
+                    return Permit(key=key, token=token, priority=priority, granted_at=server_now / 1e6)
+                remaining = deadline - self.clock.now()
+                if remaining <= 0:
+                    return None
+                if status == _RATE:
+                    wait = rate_wait / 1e6
+                    if wait > remaining:
+                        return None  # the slot lies beyond the deadline: no point waiting for it
+                    await self.clock.sleep(min(wait, MAX_SLEEP))
+                else:
+                    await self.clock.sleep(min(remaining, POLL_INTERVAL))
+        finally:
+            if not granted:
+                # Leave the queue so lower priorities need not wait for the heartbeat to lapse; the
+                # ZREM from inflight covers a grant whose reply was lost to a cancellation or a
+                # dropped connection. Best effort: if Redis is unreachable, the TTLs clean up.
+                with contextlib.suppress(RedisError):
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        pipe.zrem(keys["queue"], token)
+                        pipe.zrem(keys["alive"], token)
+                        pipe.zrem(keys["inflight"], token)
+                        await pipe.execute()
+
+    async def release(self, permit: Permit) -> None:
+        await self._redis.zrem(budget_keys(self.prefix, permit.key)["inflight"], permit.token)
+
+    async def slow_down(self, key: str) -> None:
+        await self._slow_down(
+            keys=[budget_keys(self.prefix, key)["slow"]],
+            args=[max(1, round(self.slow_down_seconds * 1000)), MAX_SLOW_LEVEL, _micros(ESCALATE_AFTER)],
+        )
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def _micros(seconds: float) -> int:
+    return math.ceil(seconds * 1_000_000)
+
+
+def budget_from_url(redis_url: str | None, clock: Clock | None = None) -> Budget:
+    """The budget for the configured mode: shared through Redis, or in-process without a URL."""
+    if not redis_url:
+        return LocalBudget(clock)
+    return RedisBudget(redis_url, clock)
