@@ -1,0 +1,69 @@
+"""CleverTap requests: how each call is built (clevertap-api.md §2, §5, §7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
+
+from rightly.domain.regions import region as region_named
+
+LookupBy = Literal["email", "identity", "objectId"]
+DeleteBy = Literal["identity", "guid"]
+MAX_DELETE_VALUES = 100  # per identity array and per guid array (§7)
+
+
+@dataclass(frozen=True)
+class Account:
+    """One CleverTap project in one region. The passcode never leaves the headers."""
+
+    project_id: str
+    passcode: str = field(repr=False)
+    region: str
+    api_base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.api_base_url or region_named(self.region).base_url).rstrip("/")
+
+    @property
+    def budget_key(self) -> str:
+        return f"{self.region}:{self.project_id}"
+
+    def headers(self) -> dict[str, str]:
+        return {"X-CleverTap-Account-Id": self.project_id, "X-CleverTap-Passcode": self.passcode}
+
+
+def lookup_request(account: Account, by: LookupBy, value: str) -> httpx.Request:
+    # GET without Content-Type (§2: the 2026 page says GETs should not carry it).
+    return httpx.Request(
+        "GET", f"{account.base_url}/1/profile.json", params={by: value}, headers=account.headers()
+    )
+
+
+def delete_request(account: Account, by: DeleteBy, values: list[str]) -> httpx.Request:
+    if not values or len(values) > MAX_DELETE_VALUES:
+        raise ValueError(f"a deletion call takes 1 to {MAX_DELETE_VALUES} values, got {len(values)}")
+    headers = {**account.headers(), "Content-Type": "application/json; charset=utf-8"}
+    return httpx.Request(
+        "POST", f"{account.base_url}/1/delete/profiles.json", json={by: values}, headers=headers
+    )
+
+
+def describe(request: httpx.Request) -> str:
+    """The call as evidence shows it: method, path and query (never a header)."""
+    query = request.url.query.decode()
+    return f"{request.method} {request.url.path}{'?' + query if query else ''}"
+
+
+def object_ids(record: dict[str, object]) -> list[str]:
+    """Every distinct objectId a profile lists in platformInfo (§5: they can differ per device)."""
+    found: list[str] = []
+    platforms = record.get("platformInfo")
+    if isinstance(platforms, list):
+        for item in platforms:
+            oid = item.get("objectId") if isinstance(item, dict) else None
+            if isinstance(oid, str) and oid and oid not in found:
+                found.append(oid)
+    return found

@@ -1,0 +1,299 @@
+"""CleverTap's flow, one short step at a time (clevertap-api.md §5, §7; DESIGN.md vocabulary).
+
+access:   lookup -> complete ("N records found" / "no records found")
+deletion: [resolve: email -> objectIds] -> submit -> (on-submit: complete)
+                                                   -> verify ... -> complete ("deletion verified")
+Each step makes its calls, reads them through the error table and returns TaskUpdates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rightly.connectors.clevertap.api import (
+    MAX_DELETE_VALUES,
+    LookupBy,
+    delete_request,
+    lookup_request,
+    object_ids,
+)
+from rightly.connectors.clevertap.client import BudgetBusy, CallRecord, CleverTapClient
+from rightly.connectors.clevertap.errors import RETRYABLE, Action
+from rightly.connectors.clevertap.records import merge_records
+from rightly.connectors.clevertap.schedule import VerifySchedule
+from rightly.domain.enums import DeletionBehavior, Phase, Priority, TaskStatus
+from rightly.domain.work import ConnectionConfig, EvidenceEntry, TaskSnapshot, TaskUpdate
+
+RecordIntent = Callable[[list[str]], Awaitable[None]]
+
+
+@dataclass
+class StepContext:
+    client: CleverTapClient
+    conn: ConnectionConfig
+    schedule: VerifySchedule
+    record_intent: RecordIntent
+
+    def now(self) -> float:
+        return self.client.clock.now()
+
+
+def lookup_keys(conn: ConnectionConfig, email: str | None, user_id: str | None) -> list[tuple[LookupBy, str]]:
+    """One lookup per identifier: the email by ``email=`` (or ``identity=`` when the project uses the
+    email as its CleverTap identity, so the check matches what deletion used), the user ID by
+    ``identity=``."""
+    keys: list[tuple[LookupBy, str]] = []
+    if email:
+        keys.append(("identity" if conn.email_is_identity else "email", email))
+    if user_id and ("identity", user_id) not in keys:
+        keys.append(("identity", user_id))
+    return keys
+
+
+async def run_access(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
+    calls = await _lookups(ctx, snap, Priority.INTERACTIVE)
+    if isinstance(calls, TaskUpdate):
+        return calls
+    update = TaskUpdate(snap.id, evidence=[_evidence(c) for c in calls])
+    if (failed := _worst(calls)) is not None:
+        return _failure(ctx, update, failed)
+    records = merge_records([c.verdict.record for c in calls if c.verdict.record is not None])
+    n = len(records)
+    detail = f"{n} record{'s' if n != 1 else ''} found" if n else "no records found"
+    update.changes = _finished(ctx, TaskStatus.COMPLETE, detail) | {"records": records}
+    return update
+
+
+async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
+    """Deletion by an email that is not the CleverTap identity: find the profile's objectIds."""
+    assert snap.email is not None
+    call = await _one(
+        ctx, snap, lookup_request(ctx.client.account, "email", snap.email), "lookup", Priority.SUBMIT
+    )
+    if isinstance(call, TaskUpdate):
+        return call
+    update = TaskUpdate(snap.id, evidence=[_evidence(call)])
+    if call.verdict.action not in (Action.OK, Action.NOT_FOUND):
+        return _failure(ctx, update, call)
+    targets: dict[str, Any] = dict(snap.targets or {})
+    record = call.verdict.record
+    if record is not None:
+        guids = object_ids(record)
+        if guids:
+            targets["guid"] = guids
+        elif isinstance(record.get("identity"), str) and record["identity"]:
+            targets["identity"] = sorted({*targets.get("identity", []), record["identity"]})
+    if not targets.get("guid") and not targets.get("identity"):
+        update.changes = _finished(ctx, TaskStatus.COMPLETE, "no records found")
+        return update
+    update.changes = {
+        "targets": targets,
+        "phase": Phase.SUBMIT,
+        "status": TaskStatus.PENDING,
+        "next_run_at": ctx.now(),
+    }
+    return update
+
+
+async def run_submit(ctx: StepContext, snaps: list[TaskSnapshot]) -> list[TaskUpdate]:
+    """Submit the deletions of many tasks together: ≤100 identities per call, ≤100 guids per call,
+    never both in one call. Intent is stored first, so a crash re-sends instead of losing it."""
+    await ctx.record_intent([s.id for s in snaps])
+    owners: dict[tuple[str, str], list[str]] = {}
+    for snap in snaps:
+        for field in ("identity", "guid"):
+            for value in (snap.targets or {}).get(field, []):
+                owners.setdefault((field, value), []).append(snap.id)
+    batches: list[tuple[DeleteBy, list[str]]] = []
+    fields: tuple[DeleteBy, DeleteBy] = ("identity", "guid")
+    for field in fields:
+        values = [v for (f, v) in owners if f == field]
+        batches += [
+            (field, values[i : i + MAX_DELETE_VALUES]) for i in range(0, len(values), MAX_DELETE_VALUES)
+        ]
+    results = await asyncio.gather(*(_send_delete(ctx, field, values) for field, values in batches))
+    per_task: dict[str, list[CallRecord | None]] = {s.id: [] for s in snaps}
+    for (field, values), result in zip(batches, results, strict=True):
+        for task_id in {t for v in values for t in owners[(field, v)]}:
+            per_task[task_id].append(result)
+    return [_submitted(ctx, snap, per_task[snap.id]) for snap in snaps]
+
+
+async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
+    calls = await _lookups(ctx, snap, Priority.VERIFY)
+    if isinstance(calls, TaskUpdate):
+        return calls
+    update = TaskUpdate(snap.id, evidence=[_evidence(c) for c in calls])
+    if (failed := _worst(calls)) is not None:
+        return _failure(ctx, update, failed)
+    now = ctx.now()
+    age = now - (snap.first_submitted_at or snap.submitted_at or snap.created_at)
+    still = [c for c in calls if c.verdict.action is Action.OK]
+    checks = snap.checks + 1
+    base = {"checks": checks, "last_checked_at": now}
+    if not still:
+        how = " and ".join(f"{by}=" for by, _ in lookup_keys(ctx.conn, snap.email, snap.user_id))
+        update.evidence.append(
+            EvidenceEntry(
+                "note", f"deletion verified: lookups by {how} found nothing", now, data={"checks": checks}
+            )
+        )
+        update.changes = base | _finished(ctx, TaskStatus.COMPLETE, "deletion verified")
+        return update
+    hours = age / 3600
+    if ctx.schedule.gave_up(age):
+        reason = (
+            f"CleverTap still returns the profile {hours:.0f} h after the deletion was submitted "
+            f"({snap.submit_count} submissions, {checks} checks); contact CleverTap support"
+        )
+        update.changes = base | _finished(ctx, TaskStatus.ERROR, "deletion not confirmed") | {"error": reason}
+        return update
+    if ctx.schedule.should_resubmit(age, snap.submit_count):
+        update.evidence.append(EvidenceEntry("note", f"still present after {hours:.0f} h: resubmitting", now))
+        update.changes = base | {"phase": Phase.SUBMIT, "next_run_at": now, "detail": "resubmitting deletion"}
+        return update
+    overdue = ctx.schedule.is_overdue(age)
+    detail = (
+        f"overdue: still present after {hours:.0f} h"
+        if overdue
+        else f"awaiting CleverTap's deletion (check {checks})"
+    )
+    update.changes = base | {
+        "overdue": overdue,
+        "detail": detail,
+        "next_run_at": now + ctx.schedule.delay_after(checks),
+    }
+    return update
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+async def _lookups(ctx: StepContext, snap: TaskSnapshot, priority: Priority) -> list[CallRecord] | TaskUpdate:
+    keys = lookup_keys(ctx.conn, snap.email, snap.user_id)
+    try:
+        return list(
+            await asyncio.gather(
+                *(
+                    ctx.client.send(lookup_request(ctx.client.account, by, v), "lookup", priority)
+                    for by, v in keys
+                )
+            )
+        )
+    except BudgetBusy:
+        return TaskUpdate(snap.id, busy=True)
+
+
+async def _one(
+    ctx: StepContext, snap: TaskSnapshot, request: Any, call: Any, priority: Priority
+) -> CallRecord | TaskUpdate:
+    try:
+        return await ctx.client.send(request, call, priority)
+    except BudgetBusy:
+        return TaskUpdate(snap.id, busy=True)
+
+
+async def _send_delete(ctx: StepContext, field: DeleteBy, values: list[str]) -> CallRecord | None:
+    try:
+        return await ctx.client.send(
+            delete_request(ctx.client.account, field, values), "delete", Priority.SUBMIT
+        )
+    except BudgetBusy:
+        return None
+
+
+def _submitted(ctx: StepContext, snap: TaskSnapshot, results: list[CallRecord | None]) -> TaskUpdate:
+    update = TaskUpdate(snap.id, evidence=[_evidence(r) for r in results if r is not None])
+    if any(r is None for r in results):
+        update.busy = True
+        return update
+    calls = [r for r in results if r is not None]
+    if (failed := _worst(calls)) is not None:
+        return _failure(ctx, update, failed)
+    now = ctx.now()
+    sent = {
+        "submitted_at": now,
+        "first_submitted_at": snap.first_submitted_at or now,
+        "submit_count": snap.submit_count + 1,
+    }
+    if ctx.conn.deletion_behavior == DeletionBehavior.ON_SUBMIT:
+        update.changes = sent | _finished(ctx, TaskStatus.COMPLETE, "deletion submitted")
+        return update
+    again = snap.submit_count > 0
+    update.changes = sent | {
+        "status": TaskStatus.PROCESSING,
+        "phase": Phase.VERIFY,
+        "detail": "deletion resubmitted"
+        if again
+        else "deletion submitted; awaiting CleverTap's nightly batch",
+        "next_run_at": now + ctx.schedule.delay_after(snap.checks if again else 0),
+    }
+    return update
+
+
+_SEVERITY = {
+    Action.REJECT_CREDENTIALS: 0,
+    Action.FORBIDDEN: 1,
+    Action.FAIL: 2,
+    Action.SLOW_DOWN: 3,
+    Action.RETRY: 4,
+}
+
+
+def _worst(calls: list[CallRecord]) -> CallRecord | None:
+    failed = [c for c in calls if c.verdict.action in _SEVERITY]
+    return min(failed, key=lambda c: _SEVERITY[c.verdict.action]) if failed else None
+
+
+def _failure(ctx: StepContext, update: TaskUpdate, call: CallRecord) -> TaskUpdate:
+    verdict = call.verdict
+    if verdict.action in RETRYABLE:
+        update.retry = verdict.reason
+        update.slow_down = verdict.action is Action.SLOW_DOWN
+        return update
+    conn = ctx.conn
+    if verdict.action is Action.REJECT_CREDENTIALS:
+        reason = (
+            f"CleverTap rejected the Project ID or Passcode for region {conn.region} (HTTP 401). Check both "
+            "under Settings > Project in CleverTap; a project that lives in another region gets this answer too."
+        )
+        update.connection_failing = reason
+        update.changes = _finished(ctx, TaskStatus.ERROR, "credentials rejected") | {"error": reason}
+    elif verdict.action is Action.FORBIDDEN:
+        what = "delete profiles" if call.call == "delete" else "make this call"
+        reason = (
+            f"CleverTap refused the operation (HTTP 403): the passcode lacks permission to {what}. "
+            "CleverTap requires an Admin's passcode for deletions."
+        )
+        update.connection_failing = reason
+        update.changes = _finished(ctx, TaskStatus.ERROR, "permission denied") | {"error": reason}
+    else:
+        update.changes = _finished(ctx, TaskStatus.ERROR, "request refused") | {"error": verdict.reason}
+    return update
+
+
+def _finished(ctx: StepContext, status: TaskStatus, detail: str) -> dict[str, Any]:
+    return {"status": status, "detail": detail, "phase": Phase.DONE, "done": True, "completed_at": ctx.now()}
+
+
+def _evidence(call: CallRecord) -> EvidenceEntry:
+    v = call.verdict
+    if v.action is Action.OK and call.call == "lookup" and v.record is not None:
+        outcome = "profile found"
+        data: dict[str, Any] | None = {"objectIds": object_ids(v.record)}
+    else:
+        outcome = v.reason
+        data = None
+    return EvidenceEntry(
+        kind=call.call,
+        outcome=outcome,
+        at=call.at,
+        method=call.method,
+        endpoint=call.endpoint,
+        status_code=call.status_code,
+        duration_ms=call.duration_ms,
+        data=data,
+    )

@@ -1,0 +1,85 @@
+"""From leased tasks to connector steps: build each connection's client and pick the step by phase."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from rightly.connectors.clevertap import steps
+from rightly.connectors.clevertap.api import Account
+from rightly.connectors.clevertap.client import CleverTapClient
+from rightly.connectors.clevertap.schedule import VerifySchedule
+from rightly.domain.clock import Clock
+from rightly.domain.enums import Phase
+from rightly.domain.work import ConnectionConfig, TaskUpdate
+from rightly.engine.queue import snapshot
+from rightly.http.budget import Budget, Limits
+from rightly.store.models import Connection, Task
+from rightly.store.secrets import Secrets
+
+
+def connection_config(conn: Connection, secrets: Secrets) -> ConnectionConfig:
+    return ConnectionConfig(
+        id=conn.id,
+        name=conn.name,
+        project_id=conn.project_id,
+        passcode=secrets.decrypt(conn.passcode_encrypted),
+        region=conn.region,
+        api_base_url=conn.api_base_url,
+        deletion_behavior=conn.deletion_behavior,
+        email_is_identity=conn.email_is_identity,
+        max_in_flight=conn.max_in_flight,
+        rate=conn.rate,
+        verify_interval=conn.verify_interval,
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        secrets: Secrets,
+        http: httpx.AsyncClient,
+        budget: Budget,
+        clock: Clock,
+        timeout: float,
+        budget_wait: float,
+    ) -> None:
+        self.secrets = secrets
+        self.http = http
+        self.budget = budget
+        self.clock = clock
+        self.timeout = timeout
+        self.budget_wait = budget_wait
+
+    def context(self, config: ConnectionConfig, record_intent: steps.RecordIntent) -> steps.StepContext:
+        account = Account(config.project_id, config.passcode, config.region, config.api_base_url)
+        limits = Limits(max_in_flight=config.max_in_flight, rate=config.rate)
+        client = CleverTapClient(
+            self.http,
+            self.budget,
+            self.clock,
+            account,
+            limits,
+            timeout=self.timeout,
+            max_wait=self.budget_wait,
+        )
+        return steps.StepContext(client, config, VerifySchedule.scaled(config.verify_interval), record_intent)
+
+    async def run(
+        self, tasks: list[Task], record_intent: Callable[[list[str]], Awaitable[None]]
+    ) -> list[TaskUpdate]:
+        """Run one step for ``tasks`` (all of one connection; several only for a submit batch)."""
+        ctx = self.context(connection_config(tasks[0].connection, self.secrets), record_intent)
+        snaps = [snapshot(t) for t in tasks]
+        phase = Phase(snaps[0].phase)
+        if phase is Phase.SUBMIT:
+            return await steps.run_submit(ctx, snaps)
+        (snap,) = snaps
+        if phase is Phase.LOOKUP:
+            return [await steps.run_access(ctx, snap)]
+        if phase is Phase.RESOLVE:
+            return [await steps.run_resolve(ctx, snap)]
+        if phase is Phase.VERIFY:
+            return [await steps.run_verify(ctx, snap)]
+        raise ValueError(f"task {snap.id} is in phase {phase}, which has no step")

@@ -1,0 +1,191 @@
+"""The worker: lease due tasks, run one connector step for each, persist the outcome.
+
+Many workers (processes, machines) may run against one PostgreSQL database; each leases with
+``SKIP LOCKED`` and a lease that expires, so a worker that dies loses its tasks to another.
+Nothing here sleeps inside a step: waiting (budget, backoff, CleverTap's nightly batch) is a
+``next_run_at`` in the database; the loop itself only waits on the injected clock when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import func, select
+
+from rightly.domain.clock import Clock
+from rightly.domain.enums import Phase
+from rightly.domain.work import TaskUpdate
+from rightly.engine import queue
+from rightly.engine.dispatch import Dispatcher
+from rightly.http.budget import Budget
+from rightly.store.db import Database
+from rightly.store.models import Task
+from rightly.store.secrets import Secrets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerOptions:
+    concurrency: int = 64
+    lease_seconds: float = 120.0
+    submit_batch: int = 500  # deletion submissions leased per round, batched ≤100 per call
+    idle_poll: float = 1.0  # longest idle wait before looking for new work (math.inf: only due times)
+    timeout: float = 20.0
+    budget_wait: float = 5.0
+
+
+@dataclass
+class WorkerStats:
+    steps: int = 0
+    tasks: int = 0
+    dropped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        secrets: Secrets,
+        http: httpx.AsyncClient,
+        budget: Budget,
+        clock: Clock,
+        options: WorkerOptions | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.options = options or WorkerOptions()
+        self.owner = owner or default_owner()
+        self.dispatch = Dispatcher(
+            secrets, http, budget, clock, self.options.timeout, self.options.budget_wait
+        )
+        self.stats = WorkerStats()
+        self.wakeup = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+
+    def poke(self) -> None:
+        """New work was queued in this process: stop idling."""
+        self.wakeup.set()
+
+    async def run(
+        self,
+        stop: asyncio.Event | None = None,
+        until: Callable[[], bool] | None = None,
+        until_done: bool = False,
+    ) -> None:
+        """Work until ``stop`` is set, or (``until_done``) until no unfinished task remains."""
+        stop = stop or asyncio.Event()
+        try:
+            while not stop.is_set():
+                started = await self._fill()
+                if self._running:
+                    await asyncio.wait(self._running, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if started:
+                    continue
+                if until is not None and until():
+                    return
+                if until_done and not await self.has_open_tasks():
+                    return
+                await self._idle(stop)
+        finally:
+            await self._drain()
+
+    async def run_until_idle(self) -> int:
+        """Process everything due now (and what becomes due while doing so); no waiting for later work."""
+        before = self.stats.tasks
+        while True:
+            started = await self._fill()
+            if self._running:
+                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+            elif not started:
+                return self.stats.tasks - before
+
+    async def has_open_tasks(self) -> bool:
+        async with self.db.session() as s:
+            count = (
+                await s.execute(select(func.count()).select_from(Task).where(Task.done.is_(False)))
+            ).scalar()
+        return bool(count)
+
+    async def _fill(self) -> int:
+        free = self.options.concurrency - len(self._running)
+        if free <= 0:
+            return 0
+        now = self.clock.now()
+        async with self.db.session() as s:
+            tasks = await queue.lease(
+                s, self.owner, now, self.options.lease_seconds, free, exclude_phases=[Phase.SUBMIT]
+            )
+            submits = await queue.lease(
+                s,
+                self.owner,
+                now,
+                self.options.lease_seconds,
+                self.options.submit_batch,
+                phases=[Phase.SUBMIT],
+            )
+        groups: dict[str, list[Task]] = {}
+        for task in submits:
+            groups.setdefault(task.connection_id, []).append(task)
+        for task in tasks:
+            self._start([task])
+        for group in groups.values():
+            self._start(group)
+        return len(tasks) + len(submits)
+
+    def _start(self, tasks: list[Task]) -> None:
+        job = asyncio.create_task(self._step(tasks))
+        self._running.add(job)
+        job.add_done_callback(self._running.discard)
+
+    async def _step(self, tasks: list[Task]) -> None:
+        self.stats.steps += 1
+        self.stats.tasks += len(tasks)
+        try:
+            updates = await self.dispatch.run(tasks, self._record_intent)
+        except Exception as exc:  # a bug must not lose the task: retry it later, and say why
+            log.exception("step failed for tasks %s", [t.id for t in tasks])
+            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            updates = [TaskUpdate(t.id, retry=f"internal error: {type(exc).__name__}") for t in tasks]
+        async with self.db.session() as s:
+            await queue.persist(s, self.owner, updates, self.clock.now())
+
+    async def _record_intent(self, task_ids: list[str]) -> None:
+        async with self.db.session() as s:
+            await queue.record_intent(s, self.owner, task_ids, self.clock.now())
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        async with self.db.session() as s:
+            due = await queue.next_due(s)
+        now = self.clock.now()
+        wait = self.options.idle_poll if due is None else max(0.0, min(due - now, self.options.idle_poll))
+        if math.isinf(wait):
+            wait = 3600.0
+        self.wakeup.clear()
+        sleeper = asyncio.create_task(self.clock.sleep(wait))
+        waker = asyncio.create_task(self.wakeup.wait())
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({sleeper, waker, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sleeper, waker, stopper):
+                t.cancel()
+
+    async def _drain(self) -> None:
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)

@@ -1,0 +1,272 @@
+"""Connection use cases: connect (validate, then save), list, test, update, remove."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rightly.connectors.clevertap.api import Account
+from rightly.connectors.clevertap.client import CleverTapClient
+from rightly.connectors.clevertap.validate import Validation, validate
+from rightly.domain.clock import iso
+from rightly.domain.enums import ConnectionHealth, DeletionBehavior, Phase, TaskStatus
+from rightly.domain.regions import REGIONS, UnknownRegion, region
+from rightly.http.budget import Limits
+from rightly.services.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from rightly.services.runtime import Runtime
+from rightly.store.models import Connection, Task
+
+
+class ConnectionInput(BaseModel):
+    """A CleverTap connection as the CLI, the API and the UI submit it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+    project_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    passcode: SecretStr = Field(min_length=1, max_length=200)
+    region: str
+    deletion_behavior: DeletionBehavior = DeletionBehavior.UNTIL_COMPLETE
+    email_is_identity: bool = False
+    max_in_flight: int = Field(default=3, ge=1, le=50)
+    rate: float = Field(default=3.0, gt=0, le=1000)
+    verify_interval: float | None = Field(default=None, gt=0, le=30 * 86400)
+    api_base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s?#]+$")
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        return _region_code(value)
+
+
+def _region_code(value: str) -> str:
+    try:
+        return region(value).code
+    except UnknownRegion as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _client(rt: Runtime, data: ConnectionInput | Connection, passcode: str) -> CleverTapClient:
+    account = Account(data.project_id, passcode, data.region, data.api_base_url)
+    limits = Limits(max_in_flight=data.max_in_flight, rate=data.rate)
+    return CleverTapClient(rt.http, rt.budget, rt.clock, account, limits, timeout=rt.settings.http_timeout)
+
+
+def _failed(validation: Validation) -> ValidationFailed:
+    checks = [asdict(c) for c in validation.checks]
+    return ValidationFailed(validation.problem or "CleverTap did not accept the connection", checks)
+
+
+async def connect(session: AsyncSession, rt: Runtime, data: ConnectionInput) -> tuple[Connection, Validation]:
+    """Validate with CleverTap at once; save only when every check passed."""
+    existing = await session.execute(
+        select(Connection).where(Connection.name == data.name, Connection.removed_at.is_(None))
+    )
+    if existing.scalar_one_or_none() is not None:
+        raise Conflict(f"a connection named {data.name!r} already exists")
+    passcode = data.passcode.get_secret_value()
+    validation = await validate(_client(rt, data, passcode))
+    if not validation.ok:
+        raise _failed(validation)
+    now = rt.clock.now()
+    await _free_name(session, data.name)
+    conn = Connection(
+        name=data.name,
+        project_id=data.project_id,
+        region=data.region,
+        passcode_encrypted=rt.secrets.encrypt(passcode),
+        deletion_behavior=data.deletion_behavior.value,
+        email_is_identity=data.email_is_identity,
+        max_in_flight=data.max_in_flight,
+        rate=data.rate,
+        verify_interval=data.verify_interval,
+        api_base_url=data.api_base_url,
+        health=ConnectionHealth.OK,
+        health_detail="; ".join(c.detail for c in validation.checks),
+        last_tested_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(conn)
+    await session.commit()
+    return conn, validation
+
+
+async def _free_name(session: AsyncSession, name: str) -> None:
+    """A removed connection keeps its row (its tasks' evidence points at it) but gives up its name."""
+    removed = await session.execute(
+        select(Connection).where(Connection.name == name, Connection.removed_at.is_not(None))
+    )
+    for old in removed.scalars():
+        old.name = f"{old.name[:60]} (removed {old.id[-6:]})"
+    await session.flush()
+
+
+async def list_connections(session: AsyncSession) -> list[Connection]:
+    rows = await session.execute(
+        select(Connection).where(Connection.removed_at.is_(None)).order_by(Connection.name)
+    )
+    return list(rows.scalars())
+
+
+async def get_connection(session: AsyncSession, name_or_id: str) -> Connection:
+    rows = await session.execute(
+        select(Connection).where(
+            (Connection.id == name_or_id) | (Connection.name == name_or_id), Connection.removed_at.is_(None)
+        )
+    )
+    conn = rows.scalars().first()
+    if conn is None:
+        raise NotFound(f"no connection named {name_or_id!r}")
+    return conn
+
+
+async def test_connection(
+    session: AsyncSession, rt: Runtime, name_or_id: str
+) -> tuple[Connection, Validation]:
+    conn = await get_connection(session, name_or_id)
+    validation = await validate(_client(rt, conn, rt.secrets.decrypt(conn.passcode_encrypted)))
+    now = rt.clock.now()
+    conn.health = ConnectionHealth.OK if validation.ok else ConnectionHealth.FAILING
+    conn.health_detail = validation.problem or "; ".join(c.detail for c in validation.checks)
+    conn.last_tested_at = now
+    conn.updated_at = now
+    await session.commit()
+    return conn, validation
+
+
+class ConnectionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$"
+    )
+    project_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    passcode: SecretStr | None = Field(default=None, min_length=1, max_length=200)
+    region: str | None = None
+    deletion_behavior: DeletionBehavior | None = None
+    email_is_identity: bool | None = None
+    max_in_flight: int | None = Field(default=None, ge=1, le=50)
+    rate: float | None = Field(default=None, gt=0, le=1000)
+    verify_interval: float | None = Field(default=None, gt=0, le=30 * 86400)
+    api_base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s?#]+$")
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        return None if value is None else _region_code(value)
+
+
+async def update_connection(
+    session: AsyncSession, rt: Runtime, name_or_id: str, patch: ConnectionPatch
+) -> tuple[Connection, Validation | None]:
+    """Change settings; a change to the project, region, passcode or URL is validated first."""
+    conn = await get_connection(session, name_or_id)
+    fields = patch.model_dump(exclude_unset=True)
+    if "name" in fields and fields["name"] != conn.name:
+        clash = await session.execute(
+            select(Connection.id).where(Connection.name == fields["name"], Connection.removed_at.is_(None))
+        )
+        if clash.first() is not None:
+            raise Conflict(f"a connection named {fields['name']!r} already exists")
+    passcode_secret = fields.pop("passcode", None)
+    passcode = patch.passcode.get_secret_value() if passcode_secret is not None and patch.passcode else None
+    merged: dict[str, Any] = {
+        "name": conn.name,
+        "project_id": conn.project_id,
+        "passcode": passcode or rt.secrets.decrypt(conn.passcode_encrypted),
+        "region": conn.region,
+        "deletion_behavior": conn.deletion_behavior,
+        "email_is_identity": conn.email_is_identity,
+        "max_in_flight": conn.max_in_flight,
+        "rate": conn.rate,
+        "verify_interval": conn.verify_interval,
+        "api_base_url": conn.api_base_url,
+    } | {k: v for k, v in fields.items()}
+    try:
+        data = ConnectionInput(**merged)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    validation = None
+    if passcode or {"project_id", "region", "api_base_url"} & fields.keys():
+        validation = await validate(_client(rt, data, data.passcode.get_secret_value()))
+        if not validation.ok:
+            raise _failed(validation)
+        conn.health = ConnectionHealth.OK
+        conn.health_detail = "; ".join(c.detail for c in validation.checks)
+        conn.last_tested_at = rt.clock.now()
+    for key in (
+        "name",
+        "project_id",
+        "region",
+        "email_is_identity",
+        "max_in_flight",
+        "rate",
+        "verify_interval",
+        "api_base_url",
+    ):
+        setattr(conn, key, getattr(data, key))
+    conn.deletion_behavior = data.deletion_behavior.value
+    if passcode:
+        conn.passcode_encrypted = rt.secrets.encrypt(passcode)
+    conn.updated_at = rt.clock.now()
+    await session.commit()
+    return conn, validation
+
+
+async def remove_connection(session: AsyncSession, rt: Runtime, name_or_id: str) -> tuple[Connection, int]:
+    """Remove a connection; its unfinished tasks are canceled (their evidence stays)."""
+    from rightly.services.requests import refresh_requests  # sibling service; avoids a cycle at import
+
+    conn = await get_connection(session, name_or_id)
+    now = rt.clock.now()
+    open_tasks = list(
+        (
+            await session.execute(select(Task).where(Task.connection_id == conn.id, Task.done.is_(False)))
+        ).scalars()
+    )
+    await session.execute(
+        update(Task)
+        .where(Task.connection_id == conn.id, Task.done.is_(False))
+        .values(
+            status=TaskStatus.CANCELED,
+            done=True,
+            phase=Phase.DONE,
+            detail="connection removed",
+            lease_owner=None,
+            lease_until=None,
+            completed_at=now,
+            updated_at=now,
+        )
+    )
+    conn.removed_at = now
+    conn.updated_at = now
+    await refresh_requests(session, {t.request_id for t in open_tasks}, now)
+    await session.commit()
+    return conn, len(open_tasks)
+
+
+def connection_view(conn: Connection) -> dict[str, Any]:
+    """A connection as the faces show it: never the passcode, not even encrypted."""
+    return {
+        "id": conn.id,
+        "name": conn.name,
+        "vendor": conn.vendor,
+        "project_id": conn.project_id,
+        "region": conn.region,
+        "region_name": REGIONS[conn.region].name if conn.region in REGIONS else conn.region,
+        "deletion_behavior": conn.deletion_behavior,
+        "email_is_identity": conn.email_is_identity,
+        "max_in_flight": conn.max_in_flight,
+        "rate": conn.rate,
+        "verify_interval": conn.verify_interval,
+        "api_base_url": conn.api_base_url,
+        "health": conn.health,
+        "health_detail": conn.health_detail,
+        "last_tested_at": iso(conn.last_tested_at),
+        "created_at": iso(conn.created_at),
+    }

@@ -1,0 +1,264 @@
+"""Request use cases: submit, show, list, cancel, retry. One task per active connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from rightly.domain.clock import iso
+from rightly.domain.enums import TERMINAL_REQUEST, Phase, Priority, RequestType, TaskStatus
+from rightly.engine.queue import PHASE_PRIORITY, refresh_request
+from rightly.services.errors import Conflict, InvalidInput, NotFound
+from rightly.services.runtime import Runtime
+from rightly.store.models import Connection, Request, Task
+
+LEGAL_DEADLINE_DAYS = 30  # GDPR's one month; CCPA allows 45 days
+
+
+def normalize_subject(email: str | None, user_id: str | None) -> tuple[str | None, str | None]:
+    """Check the subject: at least one identifier, a well-formed email, a sane user ID."""
+    email = (email or "").strip() or None
+    user_id = (user_id or "").strip() or None
+    if email is None and user_id is None:
+        raise InvalidInput("a request needs the subject's email or user ID (or both)")
+    if email is not None:
+        if len(email) > 320:
+            raise InvalidInput("the email is longer than 320 characters")
+        try:
+            email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise InvalidInput(f"{email!r} is not a valid email address: {exc}") from None
+    if user_id is not None and (len(user_id) > 256 or any(ord(c) < 32 for c in user_id)):
+        raise InvalidInput("the user ID must be at most 256 printable characters")
+    return email, user_id
+
+
+def _first_phase(
+    kind: RequestType, conn: Connection, email: str | None
+) -> tuple[Phase, dict[str, Any] | None]:
+    if kind is RequestType.ACCESS:
+        return Phase.LOOKUP, None
+    return (Phase.RESOLVE if email and not conn.email_is_identity else Phase.SUBMIT), None
+
+
+def _targets(conn: Connection, email: str | None, user_id: str | None) -> dict[str, Any]:
+    identity = [v for v in (user_id, email if conn.email_is_identity else None) if v]
+    return {"identity": identity}
+
+
+async def submit(
+    session: AsyncSession,
+    rt: Runtime,
+    kind: RequestType | str,
+    email: str | None,
+    user_id: str | None,
+    *,
+    idempotency_key: str | None = None,
+    submitted_by: str | None = None,
+) -> tuple[Request, bool]:
+    """Create a request and its tasks. Returns (request, created); an idempotency key seen before
+    returns the earlier request and creates nothing."""
+    kind = RequestType(kind)
+    email, user_id = normalize_subject(email, user_id)
+    if idempotency_key:
+        earlier = await _by_idempotency_key(session, idempotency_key)
+        if earlier is not None:
+            if (earlier.type, earlier.email, earlier.user_id) != (kind.value, email, user_id):
+                raise Conflict("this Idempotency-Key was used for a different request")
+            return earlier, False
+    conns = list(
+        (
+            await session.execute(
+                select(Connection).where(Connection.removed_at.is_(None)).order_by(Connection.name)
+            )
+        ).scalars()
+    )
+    if not conns:
+        raise InvalidInput(
+            "no connection is configured: connect CleverTap first (rightly connect clevertap ...)"
+        )
+    now = rt.clock.now()
+    req = Request(
+        type=kind.value,
+        status="received",
+        email=email,
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+        submitted_by=submitted_by,
+        created_at=now,
+        updated_at=now,
+        due_at=now + LEGAL_DEADLINE_DAYS * 86400,
+    )
+    session.add(req)
+    await session.flush()
+    for conn in conns:
+        phase, _ = _first_phase(kind, conn, email)
+        delay = rt.settings.deletion_batch_window if phase is Phase.SUBMIT else 0.0
+        session.add(
+            Task(
+                request_id=req.id,
+                connection_id=conn.id,
+                status=TaskStatus.NOT_STARTED,
+                phase=phase,
+                priority=int(PHASE_PRIORITY[phase]),
+                next_run_at=now + delay,
+                targets=_targets(conn, email, user_id) if kind is RequestType.DELETION else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    await session.commit()
+    rt.poke()
+    return await get_request(session, req.id), True
+
+
+async def _by_idempotency_key(session: AsyncSession, key: str) -> Request | None:
+    rows = await session.execute(
+        select(Request)
+        .where(Request.idempotency_key == key)
+        .options(selectinload(Request.tasks).selectinload(Task.connection))
+    )
+    return rows.scalar_one_or_none()
+
+
+async def get_request(session: AsyncSession, request_id: str) -> Request:
+    rows = await session.execute(
+        select(Request)
+        .where(Request.id == request_id)
+        .options(selectinload(Request.tasks).selectinload(Task.connection))
+        .execution_options(populate_existing=True)
+    )
+    req = rows.scalar_one_or_none()
+    if req is None:
+        raise NotFound(f"no request {request_id!r}")
+    return req
+
+
+async def list_requests(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    email: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Request], int]:
+    query = select(Request)
+    if status:
+        query = query.where(Request.status == status)
+    if kind:
+        query = query.where(Request.type == kind)
+    if email:
+        query = query.where(func.lower(Request.email) == email.strip().lower())
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar() or 0
+    rows = await session.execute(
+        query.order_by(Request.created_at.desc(), Request.id)
+        .limit(limit)
+        .offset(offset)
+        .options(selectinload(Request.tasks).selectinload(Task.connection))
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def cancel(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
+    req = await get_request(session, request_id)
+    if req.status in TERMINAL_REQUEST:
+        raise Conflict(f"request {request_id} is already {req.status}")
+    now = rt.clock.now()
+    await session.execute(
+        update(Task)
+        .where(Task.request_id == req.id, Task.done.is_(False))
+        .values(
+            status=TaskStatus.CANCELED,
+            done=True,
+            phase=Phase.DONE,
+            detail="canceled",
+            lease_owner=None,
+            lease_until=None,
+            completed_at=now,
+            updated_at=now,
+        )
+    )
+    await refresh_request(session, req.id, now)
+    await session.commit()
+    return await get_request(session, req.id)
+
+
+async def retry(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
+    """Run a request's failed or canceled integrations again, from where they stood."""
+    req = await get_request(session, request_id)
+    again = [
+        t
+        for t in req.tasks
+        if t.status in (TaskStatus.ERROR, TaskStatus.CANCELED) and t.connection.removed_at is None
+    ]
+    if not again:
+        raise Conflict(f"request {request_id} has no failed or canceled integration to retry")
+    now = rt.clock.now()
+    for task in again:
+        if req.type == RequestType.ACCESS:
+            phase = Phase.LOOKUP
+        elif task.submitted_at is not None:
+            phase = Phase.VERIFY
+        else:
+            phase, _ = _first_phase(RequestType.DELETION, task.connection, req.email)
+        task.status = TaskStatus.PENDING
+        task.phase = phase
+        task.priority = int(PHASE_PRIORITY[phase])
+        task.done = False
+        task.error = None
+        task.detail = "retry requested"
+        task.attempts = 0
+        task.next_run_at = now
+        task.completed_at = None
+        task.lease_owner = None
+        task.lease_until = None
+        task.updated_at = now
+    await session.flush()
+    await refresh_request(session, req.id, now)
+    await session.commit()
+    rt.poke()
+    return await get_request(session, req.id)
+
+
+async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> None:
+    for request_id in request_ids:
+        await refresh_request(session, request_id, now)
+
+
+def request_view(req: Request) -> dict[str, Any]:
+    """The request as ``--json`` and the API show it."""
+    return {
+        "id": req.id,
+        "type": req.type,
+        "status": req.status,
+        "subject": {"email": req.email, "user_id": req.user_id},
+        "created_at": iso(req.created_at),
+        "updated_at": iso(req.updated_at),
+        "due_at": iso(req.due_at),
+        "completed_at": iso(req.completed_at),
+        "integrations": [task_view(t) for t in req.tasks],
+    }
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {
+        "connection": task.connection.name,
+        "status": task.status,
+        "detail": task.detail,
+        "records": task.records if task.records is not None else ([] if task.phase == Phase.DONE else None),
+        "error": task.error,
+        "phase": task.phase,
+        "overdue": task.overdue,
+        "submitted_at": iso(task.submitted_at),
+        "checks": task.checks,
+        "last_checked_at": iso(task.last_checked_at),
+        "completed_at": iso(task.completed_at),
+    }
+
+
+__all__ = ["Priority", "cancel", "get_request", "list_requests", "request_view", "retry", "submit"]

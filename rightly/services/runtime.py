@@ -1,0 +1,71 @@
+"""The wiring every face shares: settings, database, secrets, clock, HTTP client, budget."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from rightly.domain.clock import Clock, SystemClock
+from rightly.engine.worker import Worker, WorkerOptions
+from rightly.http.budget import Budget
+from rightly.http.redis_budget import budget_from_url
+from rightly.settings import Settings
+from rightly.store.db import Database
+from rightly.store.secrets import Secrets
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    secrets: Secrets
+    clock: Clock
+    http: httpx.AsyncClient
+    budget: Budget
+    workers: list[Worker] = field(default_factory=list)
+
+    def worker(self, options: WorkerOptions | None = None, owner: str | None = None) -> Worker:
+        opts = options or WorkerOptions(
+            concurrency=self.settings.worker_concurrency,
+            lease_seconds=self.settings.lease_seconds,
+            timeout=self.settings.http_timeout,
+        )
+        worker = Worker(self.db, self.secrets, self.http, self.budget, self.clock, opts, owner)
+        self.workers.append(worker)
+        return worker
+
+    def poke(self) -> None:
+        """Tell this process's workers that new work is queued."""
+        for worker in self.workers:
+            worker.poke()
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    http: httpx.AsyncClient | None = None,
+    budget: Budget | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open everything (migrating the database on first use) and close it all afterwards."""
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    db = Database(settings.resolved_database_url())
+    own_http = http is None
+    own_budget = budget is None
+    http = http or httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
+    budget = budget or budget_from_url(settings.redis_url, clock)
+    try:
+        await db.migrate()
+        secrets = Secrets.load(settings.home, settings.secret_key)
+        yield Runtime(settings, db, secrets, clock, http, budget)
+    finally:
+        if own_http:
+            await http.aclose()
+        if own_budget:
+            await budget.aclose()
+        await db.dispose()

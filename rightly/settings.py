@@ -1,0 +1,53 @@
+"""Configuration from the environment (RIGHTLY_*), with the embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".local" / "share" / "rightly"
+
+
+class Settings(BaseSettings):
+    """Everything Rightly reads from its environment.
+
+    With nothing set, Rightly runs embedded: SQLite in ``$RIGHTLY_HOME`` and an in-process budget.
+    Scale-out sets ``RIGHTLY_DATABASE_URL`` (PostgreSQL) and ``RIGHTLY_REDIS_URL``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RIGHTLY_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    http_timeout: float = 20.0
+    worker_concurrency: int = 64
+    lease_seconds: float = 120.0
+    deletion_batch_window: float = 0.5
+    session_secret: str | None = Field(default=None, repr=False)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.home / 'rightly.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``sqlite:///`` URLs and pick the asyncio drivers."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

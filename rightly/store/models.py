@@ -1,0 +1,119 @@
+"""SQLAlchemy models. The database is the single source of truth and the queue.
+
+Times are epoch seconds (float, UTC) so the same queue arithmetic runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Connection(Base):
+    """One configured integration: a CleverTap project."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("conn"))
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    vendor: Mapped[str] = mapped_column(String(30), default="clevertap")
+    project_id: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(10))
+    passcode_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    deletion_behavior: Mapped[str] = mapped_column(String(20), default="until-complete")
+    email_is_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_in_flight: Mapped[int] = mapped_column(Integer, default=3)
+    rate: Mapped[float] = mapped_column(Float, default=3.0)
+    verify_interval: Mapped[float | None] = mapped_column(Float, nullable=True)
+    api_base_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    health: Mapped[str] = mapped_column(String(20), default="untested")
+    health_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_tested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    removed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Request(Base):
+    """One subject's access or deletion request."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("req"))
+    type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    submitted_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[float] = mapped_column(Float)
+    completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    tasks: Mapped[list[Task]] = relationship(back_populates="request", order_by="Task.created_at")
+
+
+class Task(Base):
+    """One request at one connection; also the queue entry the engine leases."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_due", "done", "priority", "next_run_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("task"))
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="not_started")
+    phase: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[float] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Deletion bookkeeping: what to delete, when it was sent, how verification is going.
+    targets: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    submit_count: Mapped[int] = mapped_column(Integer, default=0)
+    submit_intent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    first_submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    last_checked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    records: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    request: Mapped[Request] = relationship(back_populates="tasks")
+    connection: Mapped[Connection] = relationship()
+
+
+class Evidence(Base):
+    """What was asked of the vendor, when, and what it answered (never the passcode)."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(30))
+    method: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(300))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -1,0 +1,46 @@
+"""Passcodes at rest: Fernet (AES-128-CBC + HMAC) with a key from RIGHTLY_SECRET_KEY or a 0600 key file."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+KEY_FILE = "secret.key"
+
+
+class SecretError(RuntimeError):
+    pass
+
+
+class Secrets:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def load(cls, home: Path, env_key: str | None) -> Secrets:
+        """Use ``env_key`` (any string, stretched to a Fernet key) or the key file, creating it (0600)."""
+        if env_key:
+            return cls(base64.urlsafe_b64encode(hashlib.sha256(env_key.encode()).digest()))
+        path = home / KEY_FILE
+        if not path.exists():
+            home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def encrypt(self, plain: str) -> bytes:
+        return self._fernet.encrypt(plain.encode())
+
+    def decrypt(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken as exc:
+            raise SecretError(
+                "a stored passcode cannot be decrypted with this key (RIGHTLY_SECRET_KEY or "
+                "$RIGHTLY_HOME/secret.key changed?); reconnect the connection with its passcode"
+            ) from exc
