@@ -15,6 +15,7 @@ from typing import Any
 
 from rightly.connectors.clevertap.api import (
     MAX_DELETE_VALUES,
+    DeleteBy,
     LookupBy,
     delete_request,
     lookup_request,
