@@ -1,0 +1,47 @@
+"""What every CLI command shares: running a coroutine with the runtime, and saying what went wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from rightly.services.errors import ServiceError
+from rightly.services.runtime import Runtime, open_runtime
+from rightly.settings import Settings
+from rightly.store.secrets import SecretError
+
+T = TypeVar("T")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def run(body: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Open the runtime, run ``body``, close everything; a ServiceError becomes one line and exit 1."""
+
+    async def main() -> T:
+        async with open_runtime(Settings()) as rt:
+            return await body(rt)
+
+    try:
+        return asyncio.run(main())
+    except (ServiceError, SecretError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except OSError as exc:  # database file not writable, Redis or PostgreSQL unreachable, ...
+        fail(f"{type(exc).__name__}: {exc}")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,146 @@
+"""``rightly request access|delete|show|list|cancel|retry``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.live import Live
+
+from rightly.cli.common import out, print_json, run
+from rightly.cli.render import records_table, request_table, requests_table
+from rightly.domain.enums import TERMINAL_REQUEST, RequestStatus, RequestType
+from rightly.services import requests as svc
+from rightly.services.runtime import Runtime
+
+request_app = typer.Typer(help="Submit and follow privacy requests.", no_args_is_help=True)
+
+JSON = typer.Option(False, "--json", help="Print the request as JSON.")
+WAIT = typer.Option(False, "--wait", help="Process in the foreground until the request finishes.")
+
+
+async def show(rt: Runtime, request_id: str, as_json: bool) -> dict[str, object]:
+    async with rt.db.session() as s:
+        view = svc.request_view(await svc.get_request(s, request_id))
+    if as_json:
+        print_json(view)
+    else:
+        out.print(request_table(view))
+        if (records := records_table(view)) is not None:
+            out.print(records)
+    return view
+
+
+async def wait_for(rt: Runtime, request_id: str, live: bool) -> None:
+    """Run a worker in this process until the request is terminal, showing its progress."""
+    worker = rt.worker()
+    stop = asyncio.Event()
+    job = asyncio.create_task(worker.run(stop))
+    try:
+        display = Live(console=out, refresh_per_second=4, transient=True) if live else None
+        if display:
+            display.start()
+        try:
+            while True:
+                async with rt.db.session() as s:
+                    view = svc.request_view(await svc.get_request(s, request_id))
+                if display:
+                    display.update(request_table(view))
+                if view["status"] in TERMINAL_REQUEST or job.done():
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            if display:
+                display.stop()
+    finally:
+        stop.set()
+        await job
+
+
+def _submit(kind: RequestType, email: str | None, user_id: str | None, wait: bool, as_json: bool) -> None:
+    async def body(rt: Runtime) -> None:
+        async with rt.db.session() as s:
+            req, _ = await svc.submit(s, rt, kind, email, user_id, submitted_by="cli")
+        if not as_json and not wait:
+            out.print(
+                f"submitted {kind.value} request [bold]{req.id}[/bold]; run `rightly worker` to process it"
+            )
+        if wait:
+            await wait_for(rt, req.id, live=not as_json)
+        view = await show(rt, req.id, as_json)
+        if wait and view["status"] == RequestStatus.ERROR:
+            raise SystemExit(2)
+
+    run(body)
+
+
+@request_app.command("access")
+def access(
+    email: str | None = typer.Option(None, help="The subject's email."),
+    user_id: str | None = typer.Option(None, help="The subject's user ID (CleverTap identity)."),
+    wait: bool = WAIT,
+    json_: bool = JSON,
+) -> None:
+    """What does CleverTap hold about this person? Looks them up by email and by user ID."""
+    _submit(RequestType.ACCESS, email, user_id, wait, json_)
+
+
+@request_app.command("delete")
+def delete(
+    email: str | None = typer.Option(None, help="The subject's email."),
+    user_id: str | None = typer.Option(None, help="The subject's user ID (CleverTap identity)."),
+    wait: bool = WAIT,
+    json_: bool = JSON,
+) -> None:
+    """Delete this person's whole record, and (by default) keep checking until it is gone."""
+    _submit(RequestType.DELETION, email, user_id, wait, json_)
+
+
+@request_app.command("show")
+def show_(request_id: str, json_: bool = JSON) -> None:
+    """Show a request, its integrations and any records found."""
+    run(lambda rt: show(rt, request_id, json_))
+
+
+@request_app.command("list")
+def list_(
+    status: RequestStatus | None = typer.Option(None, help="Only requests with this status."),
+    limit: int = typer.Option(50, min=1, max=1000),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List requests, newest first."""
+
+    async def body(rt: Runtime) -> None:
+        async with rt.db.session() as s:
+            reqs, total = await svc.list_requests(s, status=status.value if status else None, limit=limit)
+        views = [svc.request_view(r) for r in reqs]
+        if json_:
+            print_json(views)
+        else:
+            out.print(requests_table(views, total))
+
+    run(body)
+
+
+@request_app.command("cancel")
+def cancel(request_id: str) -> None:
+    """Cancel a request's unfinished integrations."""
+
+    async def body(rt: Runtime) -> None:
+        async with rt.db.session() as s:
+            req = await svc.cancel(s, rt, request_id)
+        out.print(f"{req.id}: {req.status}")
+
+    run(body)
+
+
+@request_app.command("retry")
+def retry(request_id: str) -> None:
+    """Run a request's failed or canceled integrations again."""
+
+    async def body(rt: Runtime) -> None:
+        async with rt.db.session() as s:
+            req = await svc.retry(s, rt, request_id)
+        out.print(f"{req.id}: {req.status}; run `rightly worker` (or use --wait next time) to process it")
+
+    run(body)
