@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
+    database_schema: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     redis_url: str | None = None
     secret_key: str | None = Field(default=None, repr=False)
     http_timeout: float = 20.0

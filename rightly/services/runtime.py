@@ -54,7 +54,7 @@ async def open_runtime(
     """Open everything (migrating the database on first use) and close it all afterwards."""
     settings = settings or Settings()
     clock = clock or SystemClock()
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), settings.database_schema)
     own_http = http is None
     own_budget = budget is None
     http = http or httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)

@@ -21,7 +21,7 @@ _MIGRATION_LOCK = 0x5249_4748  # "RIGH": one migrator at a time on PostgreSQL
 class Database:
     """An async engine and its session factory. ``await db.migrate()`` brings the schema up to date."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
@@ -32,6 +32,9 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            if schema:  # a schema of Rightly's own inside a shared database
+                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        self.schema = schema
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -46,6 +49,8 @@ class Database:
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+                if self.schema:
+                    await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             await conn.run_sync(_upgrade)
 
     async def is_current(self) -> bool:
