@@ -112,6 +112,4 @@ async def runtime(
         yield rt
 
 
-def fast_worker(rt: Runtime, owner: str | None = None):  # type: ignore[no-untyped-def]
-    """A worker whose idle waits jump the fake clock straight to the next due task."""
-    return rt.worker(WorkerOptions(idle_poll=math.inf, budget_wait=5.0), owner=owner)
+
