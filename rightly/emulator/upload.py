@@ -66,6 +66,9 @@ def apply_record(account: Account, record: Any, now: float, *, seed: bool = Fals
         raise RecordRejected(400, "'profileData' must be an object")
     identity = _text(record.get("identity", data.get("Identity")))
     object_id = _text(record.get("objectId"))
+    seed_ids = record.get("objectIds") if seed else None
+    if object_id is None and isinstance(seed_ids, list) and seed_ids:
+        object_id = _text(seed_ids[0])  # the seed names the profile's ids: none is generated
     if identity is None and object_id is None:
         raise RecordRejected(523, IDENTITY_MISSING)
     if kind == "event":
