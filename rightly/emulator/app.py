@@ -13,6 +13,8 @@ Faults (``rightly.emulator.faults``): ``5xx`` and ``fail200`` answer without doi
 ``hang`` sleeps ``hang_seconds`` and then does it; ``malformed`` does the call and truncates its
 answer; ``drop`` does the call, starts the answer and closes the connection, which a client sees
 as ``httpx.RemoteProtocolError`` both over a socket and through ``httpx.ASGITransport``.
+Note that ``httpx.ASGITransport`` ignores client timeouts: in-process, a hang lasts the injected
+sleep's ``hang_seconds``, so a test of timeouts injects a sleep or serves over a socket.
 """
 
 from __future__ import annotations
@@ -180,11 +182,15 @@ def _json(reply: Reply) -> Response:
     return Response(reply.encode(), reply.status, media_type="application/json")
 
 
+class DroppedConnection(httpx.RemoteProtocolError):
+    """A ``drop`` fault: what the client sees in-process; over a socket, uvicorn closes the connection."""
+
+
 async def _drop(send: Send) -> None:
     """Start an answer, then abandon it: the server closes the connection mid-response."""
     headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-    raise httpx.RemoteProtocolError("Server disconnected without sending a complete response.")
+    raise DroppedConnection("Server disconnected without sending a complete response.")
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

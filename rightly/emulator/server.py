@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,17 @@ from typing import Any
 
 import uvicorn
 
-from rightly.emulator.app import EmulatorApp
+from rightly.emulator.app import DroppedConnection, EmulatorApp
+
+
+class _QuietDrops(logging.Filter):
+    """Drop faults are deliberate: keep their tracebacks out of uvicorn's error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+_QUIET_DROPS = _QuietDrops()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -36,7 +47,9 @@ def base_url(sock: socket.socket) -> str:
 def make_server(app: EmulatorApp, **config: Any) -> uvicorn.Server:
     settings: dict[str, Any] = {"lifespan": "off", "ws": "none", "http": "h11", "log_level": "warning"}
     settings.update(config)
-    return uvicorn.Server(uvicorn.Config(app, **settings))
+    server = uvicorn.Server(uvicorn.Config(app, **settings))
+    logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)  # after Config, which sets up logging
+    return server
 
 
 @asynccontextmanager
