@@ -11,6 +11,7 @@ import typer
 from rightly.cli.common import out, run
 from rightly.cli.connections import connect_app, connections_app
 from rightly.cli.requests import request_app
+from rightly.cli.users import serve, token_app, user_app
 from rightly.services.runtime import Runtime
 
 app = typer.Typer(
@@ -21,6 +22,9 @@ app = typer.Typer(
 app.add_typer(connect_app, name="connect")
 app.add_typer(connections_app, name="connections")
 app.add_typer(request_app, name="request")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.command("serve")(serve)
 
 
 @app.command()
@@ -46,7 +50,9 @@ def worker(
     run(body)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
 def emulator(ctx: typer.Context) -> None:
     """Run the CleverTap emulator as a server (rightly emulator --help for its options)."""
     from rightly.emulator.cli import main as emulator_main  # test/demo tool: loaded only when asked for

@@ -1,0 +1,3 @@
+from rightly.cli.main import app
+
+app(prog_name="rightly")

@@ -1,0 +1,120 @@
+"""End to end through the CLI, against the emulator over a real socket, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.cli.conftest import Cli
+from tests.conftest import PASSCODE
+
+
+def test_wrong_passcode_is_refused_in_one_line_and_nothing_is_saved(cli: Cli) -> None:
+    result = cli.connect("wrong-passcode-123")
+    assert result.returncode != 0
+    assert "rejected the Project ID or Passcode" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 or "not saved" in result.stderr
+    assert cli.json("connections", "list") == []
+
+
+def test_bad_region_is_refused_before_any_call(cli: Cli) -> None:
+    result = cli(
+        "connect",
+        "clevertap",
+        "--name",
+        "x",
+        "--project-id",
+        "P",
+        "--region",
+        "mars1",
+        "--passcode-stdin",
+        stdin="x\n",
+    )
+    assert (
+        result.returncode != 0
+        and "unknown CleverTap region 'mars1'" in result.stderr
+        and "sk1" in result.stderr
+    )
+
+
+def test_access_and_deletion_through_the_cli(cli: Cli) -> None:
+    cli.connect().check_returncode()
+    (conn,) = cli.json("connections", "list")  # type: ignore[misc]
+    assert conn["name"] == "ct" and conn["health"] == "ok"
+
+    access: Any = cli.json(
+        "request", "access", "--email", "ada@example.com", "--user-id", "user-42", "--wait"
+    )
+    assert access["status"] == "complete"
+    (item,) = access["integrations"]
+    assert item["detail"] == "1 record found" and item["records"][0]["identity"] == "user-42"
+    assert set(access) >= {"id", "type", "status", "subject", "created_at", "integrations"}
+    assert set(item) >= {"connection", "status", "detail", "records", "error"}
+
+    deletion: Any = cli.json("request", "delete", "--email", "grace@example.com", "--wait")
+    (item,) = deletion["integrations"]
+    assert (deletion["status"], item["detail"]) == ("complete", "deletion verified")
+
+    again: Any = cli.json("request", "access", "--email", "grace@example.com", "--wait")
+    assert again["integrations"][0]["detail"] == "no records found"
+
+    shown: Any = cli.json("request", "show", deletion["id"])
+    assert shown["id"] == deletion["id"] and shown["status"] == "complete"
+    listed: Any = cli.json("request", "list", "--status", "complete")
+    assert {r["id"] for r in listed} >= {access["id"], deletion["id"]}
+    human = cli("request", "show", access["id"], check=True).stdout
+    assert "1 record found" in human and "Ada Lovelace" in human
+
+    key = Path(cli.env["RIGHTLY_HOME"]) / "secret.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    for output in cli.outputs:
+        assert PASSCODE not in output
+    for path in Path(cli.env["RIGHTLY_HOME"]).rglob("*"):
+        if path.is_file():
+            assert PASSCODE.encode() not in path.read_bytes(), path
+
+
+def test_a_killed_worker_loses_no_deletion(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A worker dies while its deletion call is in flight; another takes the task over when the
+    lease runs out, re-sends the deletion and verifies it."""
+    import subprocess
+    import sys
+
+    from tests.cli.conftest import start_emulator
+
+    proc, base = start_emulator(tmp_path, "--latency-ms", "1500")
+    try:
+        env = cli_env | {"RIGHTLY_LEASE_SECONDS": "3"}
+        cli = Cli(env, base)
+        cli.connect().check_returncode()
+        submitted: Any = cli.json("request", "delete", "--user-id", "user-9")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "rightly", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until the deletion is recorded as intended (in flight)
+            state: Any = cli.json("request", "show", submitted["id"])
+            if state["integrations"][0]["status"] == "pending":  # leased: the deletion call is on its way
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        worker.kill()  # SIGKILL: no clean-up, the lease stays behind
+        worker.wait(10)
+        mid: Any = cli.json("request", "show", submitted["id"])
+        assert mid["integrations"][0]["submitted_at"] is None  # the dead worker never recorded the fact
+        finished = cli("worker", "--until-done", timeout=120)
+        assert finished.returncode == 0, finished.stderr
+        done: Any = cli.json("request", "show", submitted["id"])
+        (item,) = done["integrations"]
+        assert (done["status"], item["detail"]) == ("complete", "deletion verified")
+        assert item["submitted_at"] is not None
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert os.environ.get("RIGHTLY_LEASE_SECONDS") is None
