@@ -1,0 +1,130 @@
+"""How the API says no: every error is JSON with a ``detail`` (and, for bad input, one message per field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rightly.services.errors import ServiceError, ValidationFailed
+from rightly.store.secrets import SecretError
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error: what went wrong, and for bad input which field and why."""
+
+    detail: str
+    errors: list[FieldError] | None = None
+    checks: list[dict[str, Any]] | None = None
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    body = Problem(detail=detail, **extra).model_dump(exclude_none=True)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# Every route can answer these; routes add 404/409 where they apply.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Not signed in, or the token is invalid, expired or revoked"},
+    403: {"model": Problem, "description": "Signed in, but the role does not allow this"},
+    413: {"model": Problem, "description": "The body is larger than 64 KiB"},
+    422: {"model": Problem, "description": "Bad input: one message per field"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such object"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "Not possible in this state"}
+}
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts) or "body"
+
+
+def field_errors(errors: Any) -> list[FieldError]:
+    out = []
+    for e in errors:
+        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append(FieldError(field=_field(e.get("loc", ())), message=message))
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(422, "invalid input", errors=field_errors(exc.errors()))
+
+    @app.exception_handler(ValidationFailed)
+    async def _rejected(_: Request, exc: ValidationFailed) -> JSONResponse:
+        return problem(422, str(exc), checks=exc.checks)
+
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        return problem(exc.status_code, str(exc))
+
+    @app.exception_handler(SecretError)
+    async def _secret(_: Request, exc: SecretError) -> JSONResponse:
+        return problem(409, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail))
+
+    app.add_middleware(BodyLimit)
+
+
+class BodyLimit:
+    """Refuse bodies over MAX_BODY_BYTES with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(413, f"the request body is larger than {self.limit // 1024} KiB")
+        await response(scope, receive, send)

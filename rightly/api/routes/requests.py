@@ -1,0 +1,216 @@
+"""/requests: submit, follow, cancel and retry privacy requests; read access results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from rightly.api.auth import Principal
+from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep, audited
+from rightly.api.errors import CONFLICT, NOT_FOUND
+from rightly.api.schemas import Page, RequestCreate, RequestOut, ResultRecord, Results
+from rightly.domain.enums import RequestStatus, RequestType
+from rightly.services import audit
+from rightly.services import requests as svc
+from rightly.services.errors import Conflict
+from rightly.services.runtime import Runtime
+from rightly.store.models import Request
+
+router = APIRouter(prefix="/requests", tags=["requests"])
+
+
+def _out(req: Request) -> RequestOut:
+    return RequestOut.model_validate(svc.request_view(req))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RequestOut,
+    responses={200: {"model": RequestOut, "description": "Seen before: the earlier request"}, **CONFLICT},
+    summary="Submit an access or deletion request (Idempotency-Key: the same key returns the same request)",
+)
+async def submit_request(
+    response: Response,
+    data: RequestCreate = Body(
+        openapi_examples={
+            "access": {
+                "value": {"type": "access", "subject": {"email": "ada@example.com", "user_id": "user-42"}}
+            },
+            "deletion": {"value": {"type": "deletion", "subject": {"email": "ada@example.com"}}},
+        }
+    ),
+    idempotency_key: str | None = Header(
+        default=None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$", examples=["intake-7f3a9c"]
+    ),
+    session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
+    principal: Principal = PrincipalDep,
+) -> RequestOut:
+    def new_request(sync: Session) -> str:
+        ids = [o.id for o in sync.identity_map.values() if isinstance(o, Request)]
+        return f"request:{ids[0] if ids else '?'}"
+
+    req, created = await audited(
+        session,
+        rt,
+        principal,
+        "request.submit",
+        "request:?",
+        lambda: svc.submit(
+            session,
+            rt,
+            data.type,
+            data.subject.email,
+            data.subject.user_id,
+            idempotency_key=idempotency_key,
+            submitted_by=principal.email,
+        ),
+        find_target=new_request,
+        detail={"type": data.type.value},
+    )
+    if not created:
+        audit.record(
+            session,
+            principal.actor,
+            "request.submit",
+            f"request:{req.id}",
+            rt.clock.now(),
+            "replayed",
+            message="Idempotency-Key seen before: the earlier request was returned",
+        )
+        await session.commit()
+        response.status_code = 200
+    return _out(req)
+
+
+@router.get("", response_model=Page[RequestOut], summary="List requests, newest first")
+async def list_requests(
+    status: RequestStatus | None = None,
+    type: RequestType | None = None,
+    email: str | None = Query(default=None, max_length=320),
+    limit: int = Query(default=50, ge=1, le=200),
+    offset: int = Query(default=0, ge=0, le=1_000_000),
+    session: AsyncSession = SessionDep,
+) -> Page[RequestOut]:
+    reqs, total = await svc.list_requests(
+        session,
+        status=status.value if status else None,
+        kind=type.value if type else None,
+        email=email,
+        limit=limit,
+        offset=offset,
+    )
+    return Page[RequestOut](items=[_out(r) for r in reqs], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{request_id}", response_model=RequestOut, responses={**NOT_FOUND}, summary="Show a request")
+async def get_request(request_id: str, session: AsyncSession = SessionDep) -> RequestOut:
+    return _out(await svc.get_request(session, request_id))
+
+
+@router.post(
+    "/{request_id}/cancel",
+    response_model=RequestOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Cancel a request's unfinished integrations",
+)
+async def cancel_request(
+    request_id: str,
+    session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
+    principal: Principal = PrincipalDep,
+) -> RequestOut:
+    req = await audited(
+        session,
+        rt,
+        principal,
+        "request.cancel",
+        f"request:{request_id}",
+        lambda: svc.cancel(session, rt, request_id),
+    )
+    return _out(req)
+
+
+@router.post(
+    "/{request_id}/retry",
+    response_model=RequestOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Run a request's failed or canceled integrations again",
+)
+async def retry_request(
+    request_id: str,
+    session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
+    principal: Principal = PrincipalDep,
+) -> RequestOut:
+    req = await audited(
+        session,
+        rt,
+        principal,
+        "request.retry",
+        f"request:{request_id}",
+        lambda: svc.retry(session, rt, request_id),
+    )
+    return _out(req)
+
+
+@router.get(
+    "/{request_id}/results",
+    response_model=Results,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "JSON, or CSV with ?format=csv",
+        },
+        **NOT_FOUND,
+        **CONFLICT,
+    },
+    summary="The records an access request found (JSON, or ?format=csv)",
+)
+async def request_results(
+    request_id: str,
+    format: Literal["json", "csv"] = "json",
+    session: AsyncSession = SessionDep,
+) -> Any:
+    req = await svc.get_request(session, request_id)
+    if req.type != RequestType.ACCESS:
+        raise Conflict(f"request {request_id} is a {req.type} request; only access requests have results")
+    records = [
+        ResultRecord(connection=t.connection.name, record=r)
+        for t in req.tasks
+        for r in (t.records or [])
+        if isinstance(r, dict)
+    ]
+    if format == "csv":
+        return Response(
+            _csv(records),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{req.id}.csv"'},
+        )
+    return Results(request_id=req.id, status=req.status, records=records)
+
+
+def _csv(records: list[ResultRecord]) -> str:
+    """One row per record: the connection, then each top-level field (nested values as JSON)."""
+    columns: list[str] = []
+    for r in records:
+        columns += [k for k in r.record if k not in columns]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["connection", *columns])
+    for r in records:
+        writer.writerow([_cell(r.connection), *(_cell(r.record.get(c)) for c in columns)])
+    return buf.getvalue()
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    # A spreadsheet would run a cell starting with one of these as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

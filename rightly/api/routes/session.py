@@ -1,0 +1,95 @@
+"""Signing in and out with a browser (a session cookie), who am I, and health checks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rightly.api.auth import SESSION_COOKIE, Principal, runtime_of
+from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from rightly.api.errors import problem
+from rightly.api.schemas import Health, Login, Me
+from rightly.domain.roles import Permission
+from rightly.services import tokens, users
+from rightly.services.runtime import Runtime
+
+router = APIRouter()
+
+
+def _me(principal: Principal) -> Me:
+    return Me(
+        id=principal.user_id,
+        email=principal.email,
+        role=principal.role.value,
+        via=principal.via,
+        permissions=[p.value for p in Permission if principal.may(p)],
+    )
+
+
+@router.post("/session", response_model=Me, tags=["session"], summary="Sign in: sets the session cookie")
+async def login(
+    data: Login, request: Request, session: AsyncSession = SessionDep, rt: Runtime = RuntimeDep
+) -> Response:
+    user = await users.authenticate(session, rt.clock, data.email, data.password.get_secret_value())
+    if user is None:
+        return problem(401, "wrong email or password, or the user is disabled")
+    cred, secret = await tokens.start_session(session, rt.clock, user)
+    principal = Principal(user.id, user.email, users.parse_role(user.role), "session", cred.id)
+    response = JSONResponse(_me(principal).model_dump())
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=tokens.SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.delete("/session", status_code=204, tags=["session"], summary="Sign out: ends the session")
+async def logout(request: Request, session: AsyncSession = SessionDep, rt: Runtime = RuntimeDep) -> Response:
+    if secret := request.cookies.get(SESSION_COOKIE):
+        await tokens.end_session(session, rt.clock, secret)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/me", response_model=Me, tags=["session"], summary="Who am I, and what may I do")
+async def me(principal: Principal = PrincipalDep) -> Me:
+    return _me(principal)
+
+
+@router.get("/healthz", response_model=Health, tags=["health"], summary="Liveness: the process answers")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Database unreachable or migrations not current"}},
+    tags=["health"],
+    summary="Readiness: the database answers and its migrations are current",
+)
+async def readyz(request: Request) -> Response:
+    rt = runtime_of(request)
+    try:
+        async with rt.db.session() as s:
+            await s.execute(text("SELECT 1"))
+        current = await rt.db.is_current()
+    except Exception as exc:  # any failure to reach the database means "not ready"
+        return JSONResponse(
+            Health(status="unavailable", detail=f"database unreachable: {type(exc).__name__}").model_dump(),
+            status_code=503,
+        )
+    if not current:
+        return JSONResponse(
+            Health(status="unavailable", detail="database migrations are not current").model_dump(),
+            status_code=503,
+        )
+    return JSONResponse(Health(status="ok").model_dump())

@@ -1,0 +1,369 @@
+"""The API's bodies: what it accepts and what it answers, with the examples OpenAPI shows."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from rightly.domain.enums import RequestType
+from rightly.domain.roles import Role
+from rightly.services.connections import ConnectionInput, ConnectionPatch
+from rightly.services.errors import InvalidInput
+from rightly.services.requests import normalize_subject
+
+T = TypeVar("T")
+
+
+def plain_text(value: str | None) -> str | None:
+    """Refuse what no database or header can hold: lone surrogates and control characters."""
+    if value is not None and any(0xD800 <= ord(c) <= 0xDFFF or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be printable text")
+    return value
+
+
+def _passcode(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not all(33 <= ord(c) <= 126 for c in value.get_secret_value()):
+        raise ValueError("a CleverTap passcode is printable ASCII without spaces")
+    return value
+
+
+CONNECTION_EXAMPLE: dict[str, Any] = {
+    "name": "clevertap-prod",
+    "project_id": "TEST-ACC-1",
+    "passcode": "the-project-passcode",
+    "region": "us1",
+    "deletion_behavior": "until-complete",
+    "max_in_flight": 3,
+    "rate": 3.0,
+}
+
+
+class ConnectionCreate(ConnectionInput):
+    """A CleverTap project to connect; Rightly checks it with CleverTap before saving."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CONNECTION_EXAMPLE]})
+
+    @field_validator("passcode")
+    @classmethod
+    def _ascii(cls, value: SecretStr) -> SecretStr | None:
+        return _passcode(value)
+
+
+class ConnectionUpdate(ConnectionPatch):
+    """Fields to change; the passcode is write-only and optional."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rate": 2.0, "max_in_flight": 2}]})
+
+    @field_validator("passcode")
+    @classmethod
+    def _ascii(cls, value: SecretStr | None) -> SecretStr | None:
+        return _passcode(value)
+
+
+class ConnectionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "conn_4f1c2a9b0d7e6f5a4b3c",
+                    "name": "clevertap-prod",
+                    "vendor": "clevertap",
+                    "project_id": "TEST-ACC-1",
+                    "region": "us1",
+                    "region_name": "United States",
+                    "deletion_behavior": "until-complete",
+                    "email_is_identity": False,
+                    "max_in_flight": 3,
+                    "rate": 3.0,
+                    "verify_interval": None,
+                    "api_base_url": None,
+                    "health": "ok",
+                    "health_detail": "credentials accepted; delete permission granted",
+                    "last_tested_at": "2026-01-01T00:00:00Z",
+                    "created_at": "2026-01-01T00:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: str
+    name: str
+    vendor: str
+    project_id: str
+    region: str
+    region_name: str
+    deletion_behavior: str
+    email_is_identity: bool
+    max_in_flight: int
+    rate: float
+    verify_interval: float | None
+    api_base_url: str | None
+    health: str
+    health_detail: str | None
+    last_tested_at: str | None
+    created_at: str | None
+
+
+class Check(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class ConnectionTested(BaseModel):
+    connection: ConnectionOut
+    ok: bool
+    checks: list[Check]
+
+
+class ConnectionRemoved(BaseModel):
+    connection: ConnectionOut
+    canceled_tasks: int
+
+
+class Subject(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.com"}]})
+
+    email: str | None = Field(default=None, max_length=320)
+    user_id: str | None = Field(default=None, max_length=256)
+
+    @field_validator("email", "user_id")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return plain_text(value)
+
+    @model_validator(mode="after")
+    def _normalized(self) -> Subject:
+        try:
+            self.email, self.user_id = normalize_subject(self.email, self.user_id)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class RequestCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"type": "access", "subject": {"email": "ada@example.com", "user_id": "user-42"}},
+                {"type": "deletion", "subject": {"email": "ada@example.com"}},
+            ]
+        },
+    )
+
+    type: RequestType
+    subject: Subject
+
+
+class SubjectOut(BaseModel):
+    email: str | None
+    user_id: str | None
+
+
+class IntegrationOut(BaseModel):
+    connection: str
+    status: str
+    detail: str | None
+    records: list[dict[str, Any]] | None
+    error: str | None
+    phase: str
+    overdue: bool
+    submitted_at: str | None
+    checks: int
+    last_checked_at: str | None
+    completed_at: str | None
+
+
+class RequestOut(BaseModel):
+    """A request as ``rightly request show --json`` prints it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "req_0a1b2c3d4e5f60718293",
+                    "type": "access",
+                    "status": "complete",
+                    "subject": {"email": "ada@example.com", "user_id": None},
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "updated_at": "2026-01-01T00:00:02Z",
+                    "due_at": "2026-01-31T00:00:00Z",
+                    "completed_at": "2026-01-01T00:00:02Z",
+                    "integrations": [
+                        {
+                            "connection": "clevertap-prod",
+                            "status": "complete",
+                            "detail": "1 record found",
+                            "records": [{"identity": "user-42", "email": "ada@example.com"}],
+                            "error": None,
+                            "phase": "done",
+                            "overdue": False,
+                            "submitted_at": None,
+                            "checks": 0,
+                            "last_checked_at": None,
+                            "completed_at": "2026-01-01T00:00:02Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    id: str
+    type: str
+    status: str
+    subject: SubjectOut
+    created_at: str | None
+    updated_at: str | None
+    due_at: str | None
+    completed_at: str | None
+    integrations: list[IntegrationOut]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class ResultRecord(BaseModel):
+    connection: str
+    record: dict[str, Any]
+
+
+class Results(BaseModel):
+    request_id: str
+    status: str
+    records: list[ResultRecord]
+
+
+class VendorCall(BaseModel):
+    method: str | None
+    endpoint: str | None
+    status_code: int | None
+    duration_ms: float | None
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a17",
+                    "at": "2026-01-01T00:00:00Z",
+                    "actor_type": "token",
+                    "actor": "intake@example.com",
+                    "action": "request.submit",
+                    "target": "request:req_0a1b2c3d4e5f60718293",
+                    "outcome": "ok",
+                    "message": None,
+                    "detail": {"credential": "tok_1a2b3c", "type": "access"},
+                    "vendor_call": None,
+                }
+            ]
+        }
+    )
+
+    id: str
+    at: str | None
+    actor_type: str
+    actor: str
+    action: str
+    target: str | None
+    outcome: str
+    message: str | None
+    detail: dict[str, Any] | None
+    vendor_call: VendorCall | None
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "privacy@example.com", "role": "request_manager"}]},
+    )
+
+    email: str = Field(min_length=3, max_length=320)
+    role: Role
+    password: SecretStr | None = Field(default=None, min_length=12, max_length=1024)
+
+    @field_validator("email")
+    @classmethod
+    def _text(cls, value: str) -> str | None:
+        return plain_text(value)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "viewer"}]})
+
+    role: Role | None = None
+    disabled: bool | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    role: str
+    disabled: bool
+    has_password: bool
+    created_at: str | None
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"user": "intake@example.com", "name": "intake form"}]},
+    )
+
+    user: str = Field(min_length=1, max_length=320, description="The user's email or id")
+    name: str | None = Field(default=None, max_length=100)
+
+    @field_validator("user", "name")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return plain_text(value)
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    user: str
+    created_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The secret: shown this once, never again")
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "admin@example.com", "password": "a long passphrase"}]},
+    )
+
+    email: str = Field(min_length=1, max_length=320)
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+    @field_validator("email")
+    @classmethod
+    def _text(cls, value: str) -> str | None:
+        return plain_text(value)
+
+
+class Me(BaseModel):
+    id: str
+    email: str
+    role: str
+    via: str
+    permissions: list[str]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
