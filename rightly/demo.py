@@ -1,0 +1,155 @@
+"""``rightly demo``: the whole job on the embedded default, against the built-in CleverTap emulator.
+
+It seeds the emulator the way an app would (``POST /1/upload``), connects it (the same checks a real
+project gets), runs an access request and a deletion request, and shows the evidence. The
+emulator's deletion batch is compressed to a few seconds so verification finishes while you watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import select
+
+from rightly.cli.render import records_table, request_table
+from rightly.domain.enums import TERMINAL_REQUEST
+from rightly.emulator import EmulatorState, create_emulator_app
+from rightly.services import connections as conns
+from rightly.services import requests as reqs
+from rightly.services.runtime import Runtime, open_runtime
+from rightly.settings import Settings
+from rightly.store.models import Evidence, Task
+
+PROJECT, PASSCODE, REGION = "DEMO-PROJECT-1", "demo-passcode-not-real", "us1"
+PROFILES = [
+    {
+        "identity": "user-1001",
+        "type": "profile",
+        "profileData": {"Email": "ada@example.com", "Name": "Ada Lovelace", "Plan": "gold", "City": "London"},
+    },
+    {
+        "identity": "user-1002",
+        "type": "profile",
+        "profileData": {"Email": "grace@example.com", "Name": "Grace Hopper"},
+    },
+    {"identity": "user-1001", "type": "event", "evtName": "App Launched", "evtData": {}, "ts": 1_764_000_000},
+    {
+        "identity": "user-1001",
+        "type": "event",
+        "evtName": "Charged",
+        "evtData": {"Amount": 42},
+        "ts": 1_764_100_000,
+    },
+    {"identity": "user-1002", "type": "event", "evtName": "App Launched", "evtData": {}, "ts": 1_764_200_000},
+]
+
+
+def run_demo(console: Console | None = None) -> int:
+    console = console or Console()
+    home = Path(tempfile.mkdtemp(prefix="rightly-demo-"))
+    return asyncio.run(_demo(console, Settings(home=home, deletion_batch_window=0.2)))
+
+
+async def _demo(console: Console, settings: Settings) -> int:
+    state = EmulatorState(seed=7)
+    state.add_account(PROJECT, PASSCODE, REGION, deletion_delay=4.0)
+    transport = httpx.ASGITransport(app=create_emulator_app(state))
+    async with httpx.AsyncClient(transport=transport) as http, open_runtime(settings, http=http) as rt:
+        console.rule("[bold]Rightly demo[/bold] — embedded SQLite, built-in CleverTap emulator")
+        console.print(f"data in {settings.home} (a throwaway folder)")
+        seeded = await http.post(
+            f"https://{REGION}.api.clevertap.com/1/upload",
+            json={"d": PROFILES},
+            headers={"X-CleverTap-Account-Id": PROJECT, "X-CleverTap-Passcode": PASSCODE},
+        )
+        console.print(f"seeded the emulator through /1/upload: {seeded.json().get('processed')} records")
+
+        console.rule("1. connect CleverTap (Project ID, Passcode, Region)")
+        async with rt.db.session() as s:
+            conn, validation = await conns.connect(
+                s,
+                rt,
+                conns.ConnectionInput(
+                    name="clevertap-demo",
+                    project_id=PROJECT,
+                    passcode=SecretStr(PASSCODE),
+                    region=REGION,
+                    verify_interval=1.0,
+                ),
+            )
+        for check in validation.checks:
+            console.print(f"[green]✓[/green] {check.name}: {check.detail}")
+        console.print(
+            f"deletion behaviour: {conn.deletion_behavior} (stays processing until lookups prove it gone)"
+        )
+
+        worker = rt.worker()
+        stop = asyncio.Event()
+        job = asyncio.create_task(worker.run(stop))
+        try:
+            console.rule("2. access request: what does CleverTap hold about ada@example.com?")
+            access = await _follow(console, rt, "access", "ada@example.com", "user-1001")
+            if (table := records_table(access)) is not None:
+                console.print(table)
+
+            console.rule("3. deletion request: delete grace@example.com, and prove it")
+            deletion = await _follow(console, rt, "deletion", "grace@example.com", None)
+            await _evidence(console, rt, deletion["id"])
+        finally:
+            stop.set()
+            await job
+
+        ok = access["status"] == "complete" and deletion["status"] == "complete"
+        console.rule("summary")
+        console.print(
+            f"access: {access['status']} ({access['integrations'][0]['detail']}); "
+            f"deletion: {deletion['status']} ({deletion['integrations'][0]['detail']}); "
+            f"CleverTap calls: {sum(state.stats.calls.values())}, 429s: {sum(state.stats.throttled.values())}"
+        )
+        console.print("[green]demo finished[/green]" if ok else "[red]demo did not finish as expected[/red]")
+        return 0 if ok else 1
+
+
+async def _follow(
+    console: Console, rt: Runtime, kind: str, email: str, user_id: str | None
+) -> dict[str, object]:
+    async with rt.db.session() as s:
+        req, _ = await reqs.submit(s, rt, kind, email, user_id, submitted_by="demo")
+    started = time.monotonic()
+    with Live(console=console, refresh_per_second=8) as live:
+        while True:
+            async with rt.db.session() as s:
+                view = reqs.request_view(await reqs.get_request(s, req.id))
+            table = request_table(view)
+            table.caption = f"{table.caption} · {time.monotonic() - started:.1f} s"
+            live.update(table)
+            if view["status"] in TERMINAL_REQUEST or time.monotonic() - started > 60:
+                return view
+            await asyncio.sleep(0.25)
+
+
+async def _evidence(console: Console, rt: Runtime, request_id: str) -> None:
+    async with rt.db.session() as s:
+        rows = await s.execute(
+            select(Evidence)
+            .join(Task, Task.id == Evidence.task_id)
+            .where(Task.request_id == request_id)
+            .order_by(Evidence.id)
+        )
+        evidence = list(rows.scalars())
+    table = Table(title="evidence (what was asked of CleverTap, and what it answered)", title_justify="left")
+    for col in ("when", "call", "HTTP", "outcome"):
+        table.add_column(col)
+    for ev in evidence:
+        when = time.strftime("%H:%M:%S", time.gmtime(ev.at))
+        table.add_row(when, ev.endpoint or ev.kind, str(ev.status_code or ""), ev.outcome)
+    console.print(table)
