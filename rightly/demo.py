@@ -121,7 +121,7 @@ async def _demo(console: Console, settings: Settings) -> int:
 
 async def _follow(
     console: Console, rt: Runtime, kind: str, email: str, user_id: str | None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     async with rt.db.session() as s:
         req, _ = await reqs.submit(s, rt, kind, email, user_id, submitted_by="demo")
     started = time.monotonic()
