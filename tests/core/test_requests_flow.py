@@ -64,7 +64,23 @@ async def test_deletion_stays_processing_until_the_nightly_batch_then_is_verifie
         evidence = list((await s.execute(select(Evidence).order_by(Evidence.id))).scalars())
     kinds = [e.kind for e in evidence]
     assert kinds[0] == "delete" and kinds[-1] == "note" and "lookup" in kinds
+    assert evidence[0].data == {"identity": ["user-42"], "batch_size": 1}
     assert evidence[-1].outcome.startswith("deletion verified")
+
+
+async def test_batched_deletion_evidence_names_only_each_subjects_own_values(
+    runtime: Runtime, emulator: EmulatorState
+) -> None:
+    await connect(runtime, deletion_behavior="on-submit")
+    first = await submit(runtime, "deletion", user_id="user-42")
+    await submit(runtime, "deletion", user_id="user-7")
+    await run_until_done(runtime)
+    assert ["user-42", "user-7"] in [sorted(d.identity or []) for d in emulator.stats.deletions]
+    async with runtime.db.session() as s:
+        req = await reqs.get_request(s, first)
+        rows = await s.execute(select(Evidence).where(Evidence.task_id == req.tasks[0].id))
+        (ev,) = rows.scalars()
+    assert ev.data == {"identity": ["user-42"], "batch_size": 2}
 
 
 async def test_on_submit_completes_as_soon_as_clevertap_accepts(

@@ -117,10 +117,14 @@ async def run_submit(ctx: StepContext, snaps: list[TaskSnapshot]) -> list[TaskUp
         ]
     results = await asyncio.gather(*(_send_delete(ctx, field, values) for field, values in batches))
     per_task: dict[str, list[CallRecord | None]] = {s.id: [] for s in snaps}
+    sent: dict[str, list[dict[str, Any]]] = {s.id: [] for s in snaps}
     for (field, values), result in zip(batches, results, strict=True):
         for task_id in {t for v in values for t in owners[(field, v)]}:
             per_task[task_id].append(result)
-    return [_submitted(ctx, snap, per_task[snap.id]) for snap in snaps]
+            # Evidence names this subject's own values and the batch size, never other subjects'.
+            mine = [v for v in values if task_id in owners[(field, v)]]
+            sent[task_id].append({field: mine, "batch_size": len(values)})
+    return [_submitted(ctx, snap, per_task[snap.id], sent[snap.id]) for snap in snaps]
 
 
 async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
@@ -206,8 +210,12 @@ async def _send_delete(ctx: StepContext, field: DeleteBy, values: list[str]) -> 
         return None
 
 
-def _submitted(ctx: StepContext, snap: TaskSnapshot, results: list[CallRecord | None]) -> TaskUpdate:
-    update = TaskUpdate(snap.id, evidence=[_evidence(r) for r in results if r is not None])
+def _submitted(
+    ctx: StepContext, snap: TaskSnapshot, results: list[CallRecord | None], sent: list[dict[str, Any]]
+) -> TaskUpdate:
+    update = TaskUpdate(
+        snap.id, evidence=[_evidence(r, what) for r, what in zip(results, sent, strict=True) if r is not None]
+    )
     if any(r is None for r in results):
         update.busy = True
         return update
@@ -215,16 +223,16 @@ def _submitted(ctx: StepContext, snap: TaskSnapshot, results: list[CallRecord | 
     if (failed := _worst(calls)) is not None:
         return _failure(ctx, update, failed)
     now = ctx.now()
-    sent = {
+    submitted = {
         "submitted_at": now,
         "first_submitted_at": snap.first_submitted_at or now,
         "submit_count": snap.submit_count + 1,
     }
     if ctx.conn.deletion_behavior == DeletionBehavior.ON_SUBMIT:
-        update.changes = sent | _finished(ctx, TaskStatus.COMPLETE, "deletion submitted")
+        update.changes = submitted | _finished(ctx, TaskStatus.COMPLETE, "deletion submitted")
         return update
     again = snap.submit_count > 0
-    update.changes = sent | {
+    update.changes = submitted | {
         "status": TaskStatus.PROCESSING,
         "phase": Phase.VERIFY,
         "detail": "deletion resubmitted"
@@ -280,14 +288,14 @@ def _finished(ctx: StepContext, status: TaskStatus, detail: str) -> dict[str, An
     return {"status": status, "detail": detail, "phase": Phase.DONE, "done": True, "completed_at": ctx.now()}
 
 
-def _evidence(call: CallRecord) -> EvidenceEntry:
+def _evidence(call: CallRecord, sent: dict[str, Any] | None = None) -> EvidenceEntry:
     v = call.verdict
+    data: dict[str, Any] | None = dict(sent) if sent else None
     if v.action is Action.OK and call.call == "lookup" and v.record is not None:
         outcome = "profile found"
-        data: dict[str, Any] | None = {"objectIds": object_ids(v.record)}
+        data = (data or {}) | {"objectIds": object_ids(v.record)}
     else:
         outcome = v.reason
-        data = None
     return EvidenceEntry(
         kind=call.call,
         outcome=outcome,
