@@ -128,9 +128,10 @@ class LocalBudget:
 
     Only the waiter at the head of a key's queue sleeps for the rate (on the injected clock); the
     others wait on an event that every change of the key's state sets, so a released permit goes to
-    the next waiter at once. Deadlines are measured on the injected clock and checked at every
-    change; the wait for a release is also bounded by the remaining time in real seconds, which
-    is exact for ``SystemClock`` (under ``FakeClock`` time only moves when something sleeps).
+    the next waiter at once, without polling. ``max_wait`` bounds the wait both on the injected
+    clock and in the event loop's real time, whichever ends first: the two agree for
+    ``SystemClock``, and under ``FakeClock`` (where time moves only when something sleeps) a wait
+    for a release that never comes still ends.
     """
 
     def __init__(self, clock: Clock | None = None, slow_down_seconds: float = 30.0) -> None:
@@ -161,7 +162,9 @@ class LocalBudget:
         self, key: str, limits: Limits, priority: Priority, *, max_wait: float
     ) -> Permit | None:
         state = self._state(key)
+        loop = asyncio.get_running_loop()
         deadline = self.clock.now() + max_wait
+        real_deadline = loop.time() + max_wait
         me = _Waiter(int(priority), next(self._seq))
         bisect.insort(state.waiters, me)
         try:
@@ -175,18 +178,18 @@ class LocalBudget:
                     state.in_flight.add(token)
                     state.last_grant = now
                     return Permit(key=key, token=token, priority=priority, granted_at=now)
-                remaining = deadline - now
+                remaining = min(deadline - now, real_deadline - loop.time())
                 if remaining <= 0 or (wait is not None and wait > remaining):
                     return None
                 me.changed.clear()
                 if wait is not None:
                     await self.clock.sleep(wait)
-                else:
-                    if head and self._level(state, now):
-                        # The end of a slow-down frees a permit without anyone releasing one.
-                        remaining = min(remaining, state.slow_until - now)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(me.changed.wait(), timeout=remaining)
+                    continue
+                if head and self._level(state, now):
+                    # The end of a slow-down frees a permit without anyone releasing one.
+                    remaining = min(remaining, state.slow_until - now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(me.changed.wait(), timeout=remaining)
         finally:
             # Granted, timed out or cancelled: either way the next waiter may now be the head.
             if me in state.waiters:
