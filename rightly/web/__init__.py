@@ -1,0 +1,45 @@
+"""The web UI: server-rendered pages on the same services (and the same permissions) as the API.
+
+``mount(app, runtime_getter)`` is the hook ``rightly.api.app.create_app`` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from rightly.web.security import PageForbidden, SignInRequired, authorize_page, login_url
+
+
+def web_router() -> APIRouter:
+    """Every page and form, behind ``authorize_page`` (permissions, then CSRF)."""
+    from rightly.web.pages import admin, connections, requests, session
+
+    web = APIRouter(dependencies=[Depends(authorize_page)])
+    for module in (session, requests, connections, admin):
+        web.include_router(module.router)
+    return web
+
+
+def mount(app: FastAPI, runtime_getter: Callable[[], Any]) -> None:
+    """Add the pages (hidden from the OpenAPI schema) and /static to ``app``. The pages find the
+    runtime on ``app.state`` as the API does, so ``runtime_getter`` is not needed here."""
+    from rightly.web.render import HERE, render
+
+    app.include_router(web_router(), include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    async def _sign_in(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return RedirectResponse(login_url(exc.next_path, exc.reason or None), status_code=303)
+
+    async def _forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageForbidden)
+        return render(request, "error.html", 403, title="Not allowed", detail=exc.detail)
+
+    app.add_exception_handler(SignInRequired, _sign_in)
+    app.add_exception_handler(PageForbidden, _forbidden)

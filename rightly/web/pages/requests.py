@@ -1,0 +1,167 @@
+"""Requests: the list with filters, one request's page, the new request form, cancel and retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from rightly.api.auth import Principal, runtime_of
+from rightly.api.deps import audited
+from rightly.domain.enums import TERMINAL_REQUEST, RequestStatus, RequestType, TaskStatus
+from rightly.services import audit
+from rightly.services import requests as svc
+from rightly.services.errors import NotFound, ServiceError
+from rightly.store.models import Request as RequestRow
+from rightly.store.models import Task
+from rightly.web.render import render
+
+router = APIRouter()
+PAGE_SIZE = 50
+
+
+def _principal(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+@router.get("/requests")
+async def requests_page(request: Request) -> Response:
+    q = request.query_params
+    status = q.get("status") if q.get("status") in set(RequestStatus) else None
+    kind = q.get("type") if q.get("type") in set(RequestType) else None
+    email = (q.get("email") or "").strip()[:320] or None
+    try:
+        page = max(1, min(int(q.get("page") or 1), 10_000))
+    except ValueError:
+        page = 1
+    rt = runtime_of(request)
+    async with rt.db.session() as s:
+        items, total = await svc.list_requests(
+            s, status=status, kind=kind, email=email, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    return render(
+        request,
+        "requests.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+        filters={"status": status or "", "type": kind or "", "email": email or ""},
+        statuses=list(RequestStatus),
+        types=list(RequestType),
+        now=rt.clock.now(),
+    )
+
+
+@router.get("/requests/new")
+async def new_request_page(request: Request) -> Response:
+    return render(request, "request_new.html", form={"type": "access", "email": "", "user_id": ""})
+
+
+@router.post("/requests/new")
+async def new_request_submit(request: Request) -> Response:
+    form = await request.form()
+    data = {k: str(form.get(k) or "").strip() for k in ("type", "email", "user_id")}
+    if data["type"] not in set(RequestType):
+        return render(request, "request_new.html", 422, form=data, error="Choose access or deletion.")
+    rt = runtime_of(request)
+    principal = _principal(request)
+
+    def new_request(sync: Session) -> str:
+        ids = [o.id for o in sync.identity_map.values() if isinstance(o, RequestRow)]
+        return f"request:{ids[0] if ids else '?'}"
+
+    async with rt.db.session() as s:
+        try:
+            req, _ = await audited(
+                s,
+                rt,
+                principal,
+                "request.submit",
+                "request:?",
+                lambda: svc.submit(
+                    s,
+                    rt,
+                    data["type"],
+                    data["email"] or None,
+                    data["user_id"] or None,
+                    submitted_by=principal.email,
+                ),
+                find_target=new_request,
+                detail={"type": data["type"]},
+            )
+        except ServiceError as exc:
+            return render(request, "request_new.html", 422, form=data, error=str(exc))
+    return RedirectResponse(f"/requests/{req.id}?notice=submitted", status_code=303)
+
+
+def _vendor_calls(entries: list[dict[str, Any]], task: Task) -> list[dict[str, Any]]:
+    return [e for e in entries if e["vendor_call"] is not None and (e["detail"] or {}).get("task") == task.id]
+
+
+@router.get("/requests/{request_id}")
+async def request_page(request_id: str, request: Request) -> Response:
+    rt = runtime_of(request)
+    async with rt.db.session() as s:
+        try:
+            req = await svc.get_request(s, request_id)
+        except NotFound as exc:
+            return render(request, "error.html", 404, title="No such request", detail=str(exc))
+        entries, _ = await audit.list_entries(s, audit.AuditFilter(target=f"request:{req.id}"), limit=200)
+    timeline = list(reversed(entries))
+    tasks: list[dict[str, Any]] = [
+        {
+            "task": t,
+            "view": svc.task_view(t),
+            "calls": _vendor_calls(timeline, t),
+            "records": [r for r in (t.records or []) if isinstance(r, dict)],
+        }
+        for t in req.tasks
+    ]
+    open_ = req.status not in TERMINAL_REQUEST
+    retryable = any(t.status in (TaskStatus.ERROR, TaskStatus.CANCELED) for t in req.tasks)
+    return render(
+        request,
+        "request.html",
+        req=req,
+        tasks=tasks,
+        timeline=timeline,
+        can_cancel=open_,
+        can_retry=retryable,
+        record_count=sum(len(t["records"]) for t in tasks),
+        now=rt.clock.now(),
+    )
+
+
+async def _act(request: Request, request_id: str, action: str) -> Response:
+    rt = runtime_of(request)
+    call = svc.cancel if action == "cancel" else svc.retry
+    async with rt.db.session() as s:
+        try:
+            await audited(
+                s,
+                rt,
+                _principal(request),
+                f"request.{action}",
+                f"request:{request_id}",
+                lambda: call(s, rt, request_id),
+            )
+        except ServiceError as exc:
+            return render(
+                request, "error.html", exc.status_code, title=f"Could not {action}", detail=str(exc)
+            )
+    notice = "canceled" if action == "cancel" else "retried"
+    return RedirectResponse(f"/requests/{request_id}?notice={notice}", status_code=303)
+
+
+@router.post("/requests/{request_id}/cancel")
+async def cancel_request_submit(request_id: str, request: Request) -> Response:
+    return await _act(request, request_id, "cancel")
+
+
+@router.post("/requests/{request_id}/retry")
+async def retry_request_submit(request_id: str, request: Request) -> Response:
+    return await _act(request, request_id, "retry")

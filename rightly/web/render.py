@@ -1,0 +1,84 @@
+"""Rendering a page: the Jinja2 environment and what every template may use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from rightly.api.auth import Principal
+from rightly.domain.clock import iso
+from rightly.domain.roles import Permission
+from rightly.web.security import LOGIN_CSRF_COOKIE, csrf_token
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+# Fixed messages a redirect may name (?notice=...): never echo free text from a URL.
+NOTICES = {
+    "signed-out": "You are signed out.",
+    "connected": "CleverTap is connected: every check passed and the connection is saved.",
+    "saved": "Saved.",
+    "submitted": "Request submitted; it is running against every connection.",
+    "canceled": "The request's unfinished integrations are canceled.",
+    "retried": "The failed or canceled integrations will run again.",
+    "invited": "User added.",
+    "user-updated": "User updated.",
+}
+
+
+def _when(ts: float | str | None) -> str:
+    if ts is None:
+        return "—"
+    text = iso(ts) if isinstance(ts, int | float) else ts
+    return (text or "—").replace("T", " ").replace("Z", " UTC")
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _label(value: str | None) -> str:
+    return (value or "").replace("_", " ").replace("-", " ")
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["pretty"] = _pretty
+templates.env.filters["label"] = _label
+templates.env.globals["Permission"] = Permission
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "me": principal,
+            "may": (lambda p: principal is not None and principal.may(p)),
+            "csrf": csrf_token(request),
+            "notice": notice,
+            "path": request.url.path,
+            **context,
+        },
+        status_code=status_code,
+    )
+    if login := getattr(request.state, "login_csrf", None):
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            login,
+            max_age=3600,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response

@@ -1,0 +1,200 @@
+"""The pages' permissions, CSRF, sessions and forms, without a browser."""
+
+from __future__ import annotations
+
+import httpx
+
+from rightly.api.app import create_app
+from rightly.domain.clock import FakeClock
+from rightly.domain.roles import Role
+from rightly.services import connections as conn_svc
+from rightly.settings import Settings
+from rightly.web.pages import admin, connections, requests, session
+from rightly.web.security import PAGE_PERMISSIONS
+from tests.api.conftest import PASSWORD
+from tests.conftest import PASSCODE, PROJECT
+from tests.web.conftest import Web, hidden_csrf
+
+CONNECT = {
+    "name": "clevertap-prod",
+    "project_id": PROJECT,
+    "passcode": PASSCODE,
+    "region": "us1",
+    "deletion_behavior": "until-complete",
+    "max_in_flight": "3",
+    "rate": "3.0",
+    "api_base_url": "",
+}
+
+
+def test_every_page_has_a_permission_entry(sqlite_settings: Settings) -> None:
+    app = create_app(sqlite_settings, start_worker=False)
+    routes = [r for m in (admin, connections, requests, session) for r in m.router.routes]
+    assert {getattr(r, "name", None) for r in routes} == set(PAGE_PERMISSIONS)
+    assert not {"/", "/login", "/connections/new"} & set(app.openapi()["paths"])
+
+
+async def test_pages_send_a_stranger_to_sign_in(web: Web) -> None:
+    r = await web.api.client.get("/requests?status=error")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/requests%3Fstatus%3Derror"
+
+
+async def test_sign_in_needs_the_form_token_and_sets_a_strict_cookie(web: Web) -> None:
+    client = web.api.client
+    page = await client.get("/login")
+    assert page.status_code == 200 and 'type="password"' in page.text
+    token = hidden_csrf(page.text)
+    form = {"email": "super_admin@example.com", "password": PASSWORD, "next": "/connections"}
+    assert (await client.post("/login", data=form | {"csrf": "forged"})).status_code == 403
+    wrong = await client.post("/login", data=form | {"csrf": token, "password": "not the password"})
+    assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
+    r = await client.post("/login", data=form | {"csrf": token})
+    assert r.status_code == 303 and r.headers["location"] == "/connections"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http
+    assert (await client.get("/")).status_code == 200
+    assert (
+        await client.post("/logout", data={"csrf": hidden_csrf((await client.get("/")).text)})
+    ).status_code == 303
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_sign_in_never_redirects_off_site(web: Web) -> None:
+    client = web.api.client
+    token = hidden_csrf((await client.get("/login")).text)
+    form = {"email": "viewer@example.com", "password": PASSWORD, "next": "//evil.example/", "csrf": token}
+    r = await client.post("/login", data=form)
+    assert r.headers["location"] == "/"
+
+
+async def test_a_session_expires(web: Web, clock: FakeClock) -> None:
+    browser = await web.browser(Role.VIEWER)
+    assert (await browser.get("/")).status_code == 200
+    clock.advance(13 * 3600)
+    r = await browser.get("/")
+    assert r.status_code == 303 and r.headers["location"].endswith("reason=expired")
+    assert "session has expired" in (await browser.get(r.headers["location"])).text
+
+
+async def test_every_post_checks_the_csrf_token(web: Web) -> None:
+    admin = await web.browser(Role.SUPER_ADMIN)
+    for path in ("/connections/new", "/requests/new", "/users", "/logout"):
+        r = await admin.post(path, {"email": "x@example.com"}, csrf=False)
+        assert r.status_code == 403, path
+        assert "security token" in r.text
+    other = await web.browser(Role.SUPER_ADMIN)  # another session's token is no good here
+    r = await admin.client.post("/connections/new", data=CONNECT | {"csrf": other.csrf})
+    assert r.status_code == 403
+
+
+async def test_a_viewer_is_not_offered_what_it_may_not_do_and_is_refused_anyway(web: Web) -> None:
+    viewer = await web.browser(Role.VIEWER)
+    page = await viewer.get("/connections")
+    assert page.status_code == 200 and "Add CleverTap" not in page.text
+    assert "New request" not in (await viewer.get("/requests")).text
+    assert "/users" not in (await viewer.get("/")).text
+    assert (await viewer.get("/connections/new")).status_code == 403
+    r = await viewer.post("/connections/new", CONNECT)
+    assert r.status_code == 403 and "viewer may not" in r.text
+    async with web.api.rt.db.session() as s:
+        assert await conn_svc.list_connections(s) == []
+    audit = await web.api.call("GET", "/audit?action=denied")
+    assert audit.json()["items"][0]["target"] == "POST /connections/new"
+    for path in ("/users", "/audit"):
+        assert (await viewer.get(path)).status_code == 403
+
+
+async def test_connect_clevertap_shows_what_failed_then_saves(web: Web) -> None:
+    admin = await web.browser(Role.SUPER_ADMIN)
+    form = await admin.get("/connections/new")
+    assert "United States (us1)" in form.text and "Europe (eu1)" in form.text
+    assert form.text.count('type="radio" name="deletion_behavior"') == 2
+    assert 'value="until-complete" aria-describedby="behavior-until-complete" checked' in form.text
+    bad = await admin.post("/connections/new", CONNECT | {"passcode": "wrong-passcode"})
+    assert bad.status_code == 422 and "Not saved." in bad.text and "Admin role" in bad.text
+    assert "wrong-passcode" not in bad.text
+    async with web.api.rt.db.session() as s:
+        assert await conn_svc.list_connections(s) == []
+    ok = await admin.post("/connections/new", CONNECT)
+    assert ok.status_code == 303
+    page = await admin.get(ok.headers["location"])
+    assert "CleverTap is connected" in page.text and PASSCODE not in page.text
+
+
+async def test_editing_with_an_empty_passcode_keeps_it(web: Web) -> None:
+    admin = await web.browser(Role.CONNECTIONS_MANAGER)
+    conn = await web.api.connect()
+    edit = CONNECT | {"passcode": "", "rate": "2.0"}
+    r = await admin.post(f"/connections/{conn['id']}/edit", edit)
+    assert r.status_code == 303
+    tested = await admin.post(f"/connections/{conn['id']}/test")
+    assert tested.status_code == 200 and "Every check passed." in tested.text
+    assert "2.0 per second" in tested.text and PASSCODE not in tested.text
+    wrong = await admin.post(f"/connections/{conn['id']}/edit", edit | {"passcode": "nope"})
+    assert wrong.status_code == 422 and "Not saved." in wrong.text
+
+
+async def test_an_access_request_shows_its_records_and_timeline(web: Web) -> None:
+    await web.api.connect()
+    manager = await web.browser(Role.REQUEST_MANAGER)
+    bad = await manager.post("/requests/new", {"type": "access", "email": "", "user_id": ""})
+    assert bad.status_code == 422 and "email or user ID" in bad.text
+    r = await manager.post("/requests/new", {"type": "access", "email": "ada@example.com", "user_id": ""})
+    assert r.status_code == 303
+    await web.api.work()
+    page = await manager.get(r.headers["location"].split("?")[0])
+    assert "Ada Lovelace" in page.text and "Download CSV" in page.text
+    assert "request.submit" in page.text and "vendor." in page.text
+    listing = await manager.get("/requests?type=access&email=ada@example.com")
+    assert "clevertap-prod: complete" in listing.text
+
+
+async def test_cancel_and_retry_are_offered_to_request_managers_only(web: Web) -> None:
+    await web.api.connect()
+    made = await web.api.call(
+        "POST", "/requests", json={"type": "deletion", "subject": {"user_id": "user-7"}}
+    )
+    rid = made.json()["id"]
+    viewer = await web.browser(Role.VIEWER)
+    assert "Cancel request" not in (await viewer.get(f"/requests/{rid}")).text
+    assert (await viewer.post(f"/requests/{rid}/cancel")).status_code == 403
+    manager = await web.browser(Role.REQUEST_MANAGER)
+    assert "Cancel request" in (await manager.get(f"/requests/{rid}")).text
+    assert (await manager.post(f"/requests/{rid}/cancel")).status_code == 303
+    page = await manager.get(f"/requests/{rid}")
+    assert "Retry failed integrations" in page.text and "canceled" in page.text
+    assert (await manager.post(f"/requests/{rid}/retry")).status_code == 303
+
+
+async def test_users_invite_change_role_disable(web: Web) -> None:
+    admin = await web.browser(Role.SUPER_ADMIN)
+    r = await admin.post("/users", {"email": "new@example.com", "role": "viewer", "password": ""})
+    assert r.status_code == 303
+    users = await web.api.call("GET", "/users")
+    new = next(u for u in users.json() if u["email"] == "new@example.com")
+    assert (await admin.post(f"/users/{new['id']}", {"role": "request_manager"})).status_code == 303
+    assert (await admin.post(f"/users/{new['id']}", {"disabled": "true"})).status_code == 303
+    after = next(u for u in (await web.api.call("GET", "/users")).json() if u["email"] == "new@example.com")
+    assert (after["role"], after["disabled"]) == ("request_manager", True)
+    audit = await admin.get("/audit?action=user")
+    assert "user.disable" in audit.text and "user.set_role" in audit.text
+
+
+async def test_the_dashboard_counts_and_flags(web: Web, clock: FakeClock) -> None:
+    await web.api.connect()
+    await web.api.call("POST", "/requests", json={"type": "deletion", "subject": {"user_id": "user-7"}})
+    clock.advance(25 * 86400)
+    viewer = await web.browser(Role.VIEWER)
+    page = await viewer.get("/")
+    assert "Due within 7 days (1)" in page.text and "Overdue (0)" in page.text
+
+
+async def test_no_page_ever_contains_a_passcode(web: Web) -> None:
+    await web.api.connect()
+    admin = await web.browser(Role.SUPER_ADMIN)
+    conn = (await web.api.call("GET", "/connections")).json()[0]
+    for path in ("/", "/connections", f"/connections/{conn['id']}", "/audit", "/users", "/requests"):
+        r = await admin.get(path)
+        assert r.status_code == 200 and PASSCODE not in r.text, path
+    assert isinstance(httpx, object)
