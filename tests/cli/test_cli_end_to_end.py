@@ -85,7 +85,7 @@ def test_a_killed_worker_loses_no_deletion(cli_env: dict[str, str], tmp_path: Pa
 
     from tests.cli.conftest import start_emulator
 
-    proc, base = start_emulator(tmp_path, "--latency-ms", "1500")
+    proc, base = start_emulator(tmp_path, "--latency-ms", "3000")
     try:
         env = cli_env | {"RIGHTLY_LEASE_SECONDS": "3"}
         cli = Cli(env, base)
@@ -102,8 +102,7 @@ def test_a_killed_worker_loses_no_deletion(cli_env: dict[str, str], tmp_path: Pa
             state: Any = cli.json("request", "show", submitted["id"])
             if state["integrations"][0]["status"] == "pending":  # leased: the deletion call is on its way
                 break
-            time.sleep(0.1)
-        time.sleep(0.5)
+            time.sleep(0.05)
         worker.kill()  # SIGKILL: no clean-up, the lease stays behind
         worker.wait(10)
         mid: Any = cli.json("request", "show", submitted["id"])
