@@ -169,7 +169,7 @@ async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
     update.changes = base | {
         "overdue": overdue,
         "detail": detail,
-        "next_run_at": now + ctx.schedule.delay_after(checks),
+        "next_run_at": ctx.schedule.next_check(now, checks, snap.first_submitted_at or now),
     }
     return update
 
@@ -238,7 +238,9 @@ def _submitted(
         "detail": "deletion resubmitted"
         if again
         else "deletion submitted; awaiting CleverTap's nightly batch",
-        "next_run_at": now + ctx.schedule.delay_after(snap.checks if again else 0),
+        "next_run_at": ctx.schedule.next_check(
+            now, snap.checks if again else 0, snap.first_submitted_at or now
+        ),
     }
     return update
 
