@@ -7,7 +7,6 @@ except under CI=true, where an unreachable service fails the run.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +18,6 @@ import pytest
 
 from rightly.domain.clock import FakeClock
 from rightly.emulator import EmulatorState, create_emulator_app
-from rightly.engine.worker import WorkerOptions
 from rightly.services.runtime import Runtime, open_runtime
 from rightly.settings import Settings
 

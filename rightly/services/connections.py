@@ -42,6 +42,18 @@ class ConnectionInput(BaseModel):
     def _known_region(cls, value: str) -> str:
         return _region_code(value)
 
+    @field_validator("passcode")
+    @classmethod
+    def _header_safe(cls, value: SecretStr) -> SecretStr:
+        return _header_safe_passcode(value)
+
+
+def _header_safe_passcode(value: SecretStr) -> SecretStr:
+    """The passcode travels in an HTTP header: printable ASCII only (never echoed in the error)."""
+    if not all(32 < ord(c) < 127 for c in value.get_secret_value()):
+        raise ValueError("the passcode must be printable ASCII without spaces (copy it again from CleverTap)")
+    return value
+
 
 def _region_code(value: str) -> str:
     try:

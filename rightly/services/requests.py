@@ -6,6 +6,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -111,7 +112,15 @@ async def submit(
                 updated_at=now,
             )
         )
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # The same Idempotency-Key, submitted twice at once: the other submission won; return it.
+        await session.rollback()
+        earlier = await _by_idempotency_key(session, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier, False
     rt.poke()
     return await get_request(session, req.id), True
 

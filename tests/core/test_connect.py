@@ -81,3 +81,9 @@ def test_all_seven_regions_are_accepted() -> None:
             conns.ConnectionInput(name="x", project_id="P", passcode=SecretStr("p"), region=code).region
             == code
         )
+
+
+def test_a_passcode_that_cannot_travel_in_a_header_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as info:
+        conns.ConnectionInput(name="x", project_id="P", passcode=SecretStr("pässcode"), region="us1")
+    assert "printable ASCII" in str(info.value) and "pässcode" not in str(info.value)
