@@ -1,0 +1,213 @@
+"""The web UI in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright for Python)
+against a live server with the CleverTap emulator behind it. Each test saves screenshots of the
+pages it visits under docs/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rightly.emulator import EmulatorState
+from tests.conftest import PASSCODE, PROJECT, REGION
+from tests.web.live import PASSWORD, Live, ShiftableClock, live_server
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+
+if not Path(CHROMIUM).exists():
+    reason = f"{CHROMIUM} is missing: install Debian's chromium (make test does) to run the browser tests"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    clock = ShiftableClock()
+    emulator = EmulatorState(clock=clock, seed=1)
+    acct = emulator.add_account(PROJECT, PASSCODE, REGION)
+    acct.add_profile(
+        identity="user-42",
+        email="ada@example.com",
+        profile_data={"Name": "Ada Lovelace", "Plan": "gold"},
+        events={"App Launched": {"count": 12, "first_seen": 1_700_000_000, "last_seen": 1_760_000_000}},
+        object_ids=["obj-ada-ios", "obj-ada-web"],
+    )
+    with live_server(tmp_path / "home", emulator, clock) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser: Browser, live: Live) -> Iterator[Page]:
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, who: str = "super_admin") -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.get_by_label("Email").fill(f"{who}@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def connect(page: Page, passcode: str = PASSCODE) -> None:
+    page.goto("/connections/new")
+    page.get_by_label("Project ID").fill(PROJECT)
+    page.get_by_label("Passcode").fill(passcode)
+    page.get_by_label("Region").select_option(label="United States (us1)")
+    page.get_by_role("button", name="Configure Integration").click()
+
+
+def submit(page: Page, kind: str, email: str = "", user_id: str = "") -> None:
+    page.goto("/requests/new")
+    page.get_by_label(re.compile(f"{kind.capitalize()}: ")).check()
+    page.get_by_label("Subject's email").fill(email)
+    page.get_by_label("Subject's user ID").fill(user_id)
+    page.get_by_role("button", name="Submit request").click()
+    expect(page.get_by_text("Request submitted")).to_be_visible()
+
+
+def test_sign_in(page: Page) -> None:
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shot(page, "sign-in")
+    page.get_by_label("Email").fill("super_admin@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong email or password")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "rightly_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    shot(page, "dashboard")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+def test_configure_clevertap_wrong_passcode_then_right(page: Page, live: Live) -> None:
+    sign_in(page)
+    page.goto("/connections/new")
+    expect(page.get_by_label("Passcode")).to_have_attribute("type", "password")
+    expect(page.get_by_label("Continue processing until the deletion request is completed")).to_be_checked()
+    expect(page.get_by_text("Advanced settings")).to_be_visible()
+    expect(page.get_by_label("API base URL (optional: a proxy, or a test server)")).to_be_hidden()
+    connect(page, passcode="wrong-passcode")
+    failed = page.locator("#connection-failed")
+    expect(failed).to_contain_text("rejected the Project ID or Passcode")
+    expect(failed).to_contain_text("Admin role")
+    expect(page.get_by_label("Passcode")).to_have_value("")
+    assert "wrong-passcode" not in page.content()
+    shot(page, "connect-clevertap-failed")
+    page.goto("/connections")
+    expect(page.get_by_text("No connection yet.")).to_be_visible()
+    connect(page)
+    expect(page.get_by_text("CleverTap is connected")).to_be_visible()
+    assert PASSCODE not in page.content()
+    shot(page, "connection")
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#test-result")).to_contain_text("Every check passed.")
+    page.goto("/connections")
+    expect(page.get_by_role("link", name="clevertap", exact=True)).to_be_visible()
+    shot(page, "connections")
+
+
+def test_an_access_request_shows_the_records(page: Page) -> None:
+    sign_in(page)
+    connect(page)
+    expect(page.get_by_text("CleverTap is connected")).to_be_visible()
+    submit(page, "access", email="ada@example.com")
+    for _ in range(100):
+        if page.get_by_text("Ada Lovelace").count():
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    expect(page.get_by_text("Ada Lovelace")).to_be_visible()
+    expect(page.locator("#request-status")).to_have_text("complete")
+    expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
+    shot(page, "access-request")
+    page.goto("/requests")
+    expect(page.get_by_text("clevertap: complete")).to_be_visible()
+    shot(page, "requests")
+
+
+def test_a_deletion_moves_from_processing_to_complete_as_the_clock_advances(page: Page, live: Live) -> None:
+    sign_in(page)
+    connect(page)
+    expect(page.get_by_text("CleverTap is connected")).to_be_visible()
+    submit(page, "deletion", user_id="user-42")
+    status = page.locator("#request-status")
+    for _ in range(100):
+        if "deletion submitted" in page.content():
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    expect(status).to_have_text("processing")
+    expect(page.get_by_text("deletion submitted").first).to_be_visible()
+    shot(page, "deletion-processing")
+    for _ in range(40):  # up to ten days, six hours at a time
+        live.clock.advance(6 * 3600)
+        page.wait_for_timeout(250)
+        page.reload()
+        if status.inner_text().strip() == "complete":
+            break
+    expect(status).to_have_text("complete")
+    expect(page.get_by_text("deletion verified").first).to_be_visible()
+    shot(page, "deletion-complete")
+
+
+def test_a_viewer_is_not_offered_the_connection_form_and_is_refused(page: Page) -> None:
+    sign_in(page, "viewer")
+    page.goto("/connections")
+    expect(page.get_by_role("heading", name="Connections")).to_be_visible()
+    expect(page.get_by_role("link", name="Add CleverTap")).to_have_count(0)
+    expect(page.get_by_role("link", name="Users")).to_have_count(0)
+    response = page.goto("/connections/new")
+    assert response is not None and response.status == 403
+    csrf = page.locator('input[name="csrf"]').first.get_attribute("value")
+    posted = page.request.post(
+        "/connections/new",
+        form={
+            "csrf": csrf or "",
+            "name": "ct",
+            "project_id": PROJECT,
+            "passcode": PASSCODE,
+            "region": REGION,
+        },
+    )
+    assert posted.status == 403
+    assert "viewer may not" in posted.text()
+    shot(page, "viewer-refused")
