@@ -39,6 +39,7 @@ async def lease(
     limit: int,
     phases: Sequence[str] | None = None,
     exclude_phases: Sequence[str] | None = None,
+    connection_id: str | None = None,
 ) -> list[Task]:
     """Take up to ``limit`` due tasks (highest priority, then oldest due) and lease them to ``owner``."""
     if limit <= 0:
@@ -55,6 +56,8 @@ async def lease(
         query = query.where(Task.phase.in_(phases))
     if exclude_phases:
         query = query.where(Task.phase.not_in(exclude_phases))
+    if connection_id is not None:
+        query = query.where(Task.connection_id == connection_id)
     ids = list((await session.execute(query)).scalars())
     if not ids:
         await session.commit()

@@ -14,11 +14,13 @@ import math
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
@@ -27,7 +29,7 @@ from rightly.engine import queue
 from rightly.engine.dispatch import Dispatcher
 from rightly.http.budget import Budget
 from rightly.store.db import Database
-from rightly.store.models import Task
+from rightly.store.models import Connection, Task
 from rightly.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class WorkerOptions:
     idle_poll: float = 1.0  # longest idle wait before looking for new work (math.inf: only due times)
     timeout: float = 20.0
     budget_wait: float = 5.0
+    # Background steps leased per connection: what its budget serves in this many seconds.
+    lease_horizon: float = 2.0
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Worker:
         self.stats = WorkerStats()
         self.wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._background: Counter[str] = Counter()  # resolve/verify steps running, per connection
 
     def poke(self) -> None:
         """New work was queued in this process: stop idling."""
@@ -123,21 +128,33 @@ class Worker:
         return bool(count)
 
     async def _fill(self) -> int:
+        """Lease what can run now: interactive work up to the free slots; background work (resolve,
+        verify) per connection only as much as its budget can serve within ``lease_horizon``, so
+        leased tasks do not sit waiting for budget (and time out as busy) while others are due."""
         free = self.options.concurrency - len(self._running)
         if free <= 0:
             return 0
         now = self.clock.now()
+        opts = self.options
         async with self.db.session() as s:
-            tasks = await queue.lease(
-                s, self.owner, now, self.options.lease_seconds, free, exclude_phases=[Phase.SUBMIT]
-            )
+            tasks = await queue.lease(s, self.owner, now, opts.lease_seconds, free, phases=[Phase.LOOKUP])
+            free -= len(tasks)
+            for conn_id, room in await self._background_room(s):
+                if free <= 0:
+                    break
+                more = await queue.lease(
+                    s,
+                    self.owner,
+                    now,
+                    opts.lease_seconds,
+                    min(free, room),
+                    exclude_phases=[Phase.LOOKUP, Phase.SUBMIT],
+                    connection_id=conn_id,
+                )
+                free -= len(more)
+                tasks += more
             submits = await queue.lease(
-                s,
-                self.owner,
-                now,
-                self.options.lease_seconds,
-                self.options.submit_batch,
-                phases=[Phase.SUBMIT],
+                s, self.owner, now, opts.lease_seconds, opts.submit_batch, phases=[Phase.SUBMIT]
             )
         groups: dict[str, list[Task]] = {}
         for task in submits:
@@ -148,10 +165,26 @@ class Worker:
             self._start(group)
         return len(tasks) + len(submits)
 
+    async def _background_room(self, session: AsyncSession) -> list[tuple[str, int]]:
+        rows = await session.execute(
+            select(Connection.id, Connection.rate, Connection.max_in_flight).where(
+                Connection.removed_at.is_(None)
+            )
+        )
+        room = []
+        for conn_id, rate, max_in_flight in rows:
+            cap = max(max_in_flight, math.ceil(rate * self.options.lease_horizon))
+            room.append((conn_id, cap - self._background[conn_id]))
+        return [(c, r) for c, r in room if r > 0]
+
     def _start(self, tasks: list[Task]) -> None:
         job = asyncio.create_task(self._step(tasks))
         self._running.add(job)
         job.add_done_callback(self._running.discard)
+        if tasks[0].phase in (Phase.RESOLVE, Phase.VERIFY):
+            conn_id = tasks[0].connection_id
+            self._background[conn_id] += 1
+            job.add_done_callback(lambda _: self._background.subtract([conn_id]))
 
     async def _step(self, tasks: list[Task]) -> None:
         self.stats.steps += 1
