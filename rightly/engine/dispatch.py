@@ -51,6 +51,7 @@ class Dispatcher:
         self.clock = clock
         self.timeout = timeout
         self.budget_wait = budget_wait
+        self.inflight: steps.InFlight = {}  # single-flight lookups across this worker's steps
 
     def context(self, config: ConnectionConfig, record_intent: steps.RecordIntent) -> steps.StepContext:
         account = Account(config.project_id, config.passcode, config.region, config.api_base_url)
@@ -64,7 +65,8 @@ class Dispatcher:
             timeout=self.timeout,
             max_wait=self.budget_wait,
         )
-        return steps.StepContext(client, config, VerifySchedule.scaled(config.verify_interval), record_intent)
+        schedule = VerifySchedule.scaled(config.verify_interval)
+        return steps.StepContext(client, config, schedule, record_intent, self.inflight)
 
     async def run(
         self, tasks: list[Task], record_intent: Callable[[list[str]], Awaitable[None]]

@@ -29,6 +29,8 @@ from rightly.domain.enums import DeletionBehavior, Phase, Priority, TaskStatus
 from rightly.domain.work import ConnectionConfig, EvidenceEntry, TaskSnapshot, TaskUpdate
 
 RecordIntent = Callable[[list[str]], Awaitable[None]]
+# Lookups in flight, shared by every step of one engine: (budget key, by, value) -> (priority, call).
+InFlight = dict[tuple[str, str, str], tuple[int, "asyncio.Future[CallRecord]"]]
 
 
 @dataclass
@@ -37,6 +39,7 @@ class StepContext:
     conn: ConnectionConfig
     schedule: VerifySchedule
     record_intent: RecordIntent
+    inflight: InFlight | None = None
 
     def now(self) -> float:
         return self.client.clock.now()
@@ -71,11 +74,10 @@ async def run_access(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
 async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
     """Deletion by an email that is not the CleverTap identity: find the profile's objectIds."""
     assert snap.email is not None
-    call = await _one(
-        ctx, snap, lookup_request(ctx.client.account, "email", snap.email), "lookup", Priority.SUBMIT
-    )
-    if isinstance(call, TaskUpdate):
-        return call
+    try:
+        call = await lookup(ctx, "email", snap.email, Priority.SUBMIT)
+    except BudgetBusy:
+        return TaskUpdate(snap.id, busy=True)
     update = TaskUpdate(snap.id, evidence=[_evidence(call)])
     if call.verdict.action not in (Action.OK, Action.NOT_FOUND):
         return _failure(ctx, update, call)
@@ -180,25 +182,30 @@ async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
 async def _lookups(ctx: StepContext, snap: TaskSnapshot, priority: Priority) -> list[CallRecord] | TaskUpdate:
     keys = lookup_keys(ctx.conn, snap.email, snap.user_id)
     try:
-        return list(
-            await asyncio.gather(
-                *(
-                    ctx.client.send(lookup_request(ctx.client.account, by, v), "lookup", priority)
-                    for by, v in keys
-                )
-            )
-        )
+        return list(await asyncio.gather(*(lookup(ctx, by, v, priority) for by, v in keys)))
     except BudgetBusy:
         return TaskUpdate(snap.id, busy=True)
 
 
-async def _one(
-    ctx: StepContext, snap: TaskSnapshot, request: Any, call: Any, priority: Priority
-) -> CallRecord | TaskUpdate:
+async def lookup(ctx: StepContext, by: LookupBy, value: str, priority: Priority) -> CallRecord:
+    """One profile lookup; the same identifier is never looked up twice at once. A step joins a
+    lookup already in flight unless that one waits at a lower priority than its own."""
+    request = lookup_request(ctx.client.account, by, value)
+    shared = ctx.inflight
+    if shared is None:
+        return await ctx.client.send(request, "lookup", priority)
+    key = (ctx.client.account.budget_key, by, value)
+    entry = shared.get(key)
+    if entry is not None and entry[0] <= priority:
+        return await asyncio.shield(entry[1])
+    call = asyncio.ensure_future(ctx.client.send(request, "lookup", priority))
+    call.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved even if nobody waits
+    shared[key] = (int(priority), call)
     try:
-        return await ctx.client.send(request, call, priority)
-    except BudgetBusy:
-        return TaskUpdate(snap.id, busy=True)
+        return await asyncio.shield(call)
+    finally:
+        if shared.get(key, (0, None))[1] is call:
+            del shared[key]
 
 
 async def _send_delete(ctx: StepContext, field: DeleteBy, values: list[str]) -> CallRecord | None:
