@@ -21,13 +21,15 @@ account's keys share a slot and a script can touch them all):
                    ``WAITER_TTL`` seconds, so it holds lower priorities back for no longer.
 ``P{K}:slow``      HASH level, escalated_at; expires ``slow_down_seconds`` after the latest 429.
 
-Waiting is polling: a waiter that is not at the head, or finds every permit taken, tries again
-after ``POLL_INTERVAL``; the head waiting for the rate sleeps until its slot. A release is thus
-noticed within one poll interval.
+Waiting: the head waiting for the rate sleeps (on the injected clock) until its slot. A waiter that
+is not at the head, or finds every permit taken, tries again as soon as something changes in its
+own process (a release, a grant, a waiter leaving) and otherwise every ``POLL_INTERVAL`` of real
+time, so a release in another process is noticed within one poll interval.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 
@@ -144,6 +146,7 @@ class RedisBudget:
         self._redis = Redis.from_url(redis_url)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._slow_down = self._redis.register_script(_SLOW_DOWN)
+        self._events: dict[str, asyncio.Event] = {}
 
     async def acquire(
         self, key: str, limits: Limits, priority: Priority, *, max_wait: float
@@ -164,9 +167,11 @@ class RedisBudget:
         granted = False
         try:
             while True:
+                changed = self._changed(key)  # taken before the attempt, so no change slips past
                 status, server_now, rate_wait = await self._acquire(keys=list(keys.values()), args=args)
                 if status == _GRANTED:
                     granted = True
+                    self._poke(key)  # the queue has a new head
                     return Permit(key=key, token=token, priority=priority, granted_at=server_now / 1e6)
                 remaining = deadline - self.clock.now()
                 if remaining <= 0:
@@ -177,7 +182,8 @@ class RedisBudget:
                         return None  # the slot lies beyond the deadline: no point waiting for it
                     await self.clock.sleep(min(wait, MAX_SLEEP))
                 else:
-                    await self.clock.sleep(min(remaining, POLL_INTERVAL))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), timeout=min(remaining, POLL_INTERVAL))
         finally:
             if not granted:
                 # Leave the queue so lower priorities need not wait for the heartbeat to lapse; the
@@ -189,9 +195,23 @@ class RedisBudget:
                         pipe.zrem(keys["alive"], token)
                         pipe.zrem(keys["inflight"], token)
                         await pipe.execute()
+                self._poke(key)
 
     async def release(self, permit: Permit) -> None:
         await self._redis.zrem(budget_keys(self.prefix, permit.key)["inflight"], permit.token)
+        self._poke(permit.key)
+
+    def _changed(self, key: str) -> asyncio.Event:
+        event = self._events.get(key)
+        if event is None:
+            event = self._events[key] = asyncio.Event()
+        return event
+
+    def _poke(self, key: str) -> None:
+        """Wake this process's waiters on the key; each tries again at once."""
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
 
     async def slow_down(self, key: str) -> None:
         await self._slow_down(

@@ -84,7 +84,7 @@ async def test_no_one_second_window_holds_more_than_rate_grants(rate: int) -> No
 
 async def test_rate_holds_in_real_time() -> None:
     budget = LocalBudget(SystemClock())
-    limits = Limits(max_in_flight=10, rate=25)
+    limits = Limits(max_in_flight=10, rate=20)
     grants: list[float] = []
 
     async def call() -> None:
@@ -95,10 +95,12 @@ async def test_rate_holds_in_real_time() -> None:
         await budget.release(permit)
 
     started = time.monotonic()
-    await asyncio.gather(*(call() for _ in range(30)))
+    await asyncio.gather(*(call() for _ in range(22)))
     elapsed = time.monotonic() - started
-    assert busiest_second(grants) <= 25
-    assert 29 / 25 <= elapsed < 29 / 25 + 0.3
+    assert busiest_second(grants) <= 20
+    # Each grant may come a timer tick late (a loaded machine: a few), never a whole slot.
+    assert busiest_second(grants) >= 18
+    assert 21 / 20 <= elapsed < 21 / 20 + 0.2
 
 
 async def test_waiters_are_served_by_priority_then_arrival() -> None:
