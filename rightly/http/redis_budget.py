@@ -3,8 +3,10 @@
 Same contract as ``rightly.http.budget`` (read that module first). Every decision is one atomic Lua
 script, and every script reads the Redis server's clock (``TIME``): rate spacing, permit expiry and
 waiter liveness are measured on that one clock, so the clocks of the worker machines may disagree
-without letting a key exceed its rate. ``Permit.granted_at`` is therefore server time. The injected
-clock is used only to sleep between attempts and to measure the caller's ``max_wait``.
+without letting a key exceed its rate. ``Permit.granted_at`` is therefore server time. (Calling
+``TIME`` before writing needs script effects replication: the default since Redis 5, the only mode
+since 7.) The injected clock only measures the caller's ``max_wait`` and paces the sleep until a
+rate slot; keep the default ``SystemClock``, since a ``FakeClock`` cannot move the server's time.
 
 Keys, for an account ``K`` under the prefix ``P`` (``{K}`` is a Redis Cluster hash tag, so one
 account's keys share a slot and a script can touch them all):
