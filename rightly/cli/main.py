@@ -61,6 +61,16 @@ def emulator(ctx: typer.Context) -> None:
 
 
 @app.command()
+def bench(
+    quick: bool = typer.Option(False, help="Smaller scenarios (a minute or so) instead of the full run."),
+) -> None:
+    """Run the throughput benchmark against the CleverTap emulator; writes bench-results/latest.json."""
+    from rightly.bench.report import main as bench_main  # loads the emulator: only for the benchmark
+
+    raise typer.Exit(bench_main(quick=quick))
+
+
+@app.command()
 def demo() -> None:
     """Connect the built-in CleverTap emulator and run an access and a deletion request end to end."""
     from rightly.demo import run_demo  # loads the emulator: only for the demo

@@ -1,0 +1,1 @@
+"""``rightly bench``: throughput scenarios against the CleverTap emulator, and an incumbent-style baseline."""
