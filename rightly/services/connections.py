@@ -6,14 +6,14 @@ from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.connectors.clevertap.api import Account
 from rightly.connectors.clevertap.client import CleverTapClient
 from rightly.connectors.clevertap.validate import Validation, validate
 from rightly.domain.clock import iso
-from rightly.domain.enums import ConnectionHealth, DeletionBehavior, Phase, TaskStatus
+from rightly.domain.enums import ConnectionHealth, DeletionBehavior
 from rightly.domain.regions import REGIONS, UnknownRegion, region
 from rightly.http.budget import Limits
 from rightly.services.errors import Conflict, InvalidInput, NotFound, ValidationFailed
@@ -232,34 +232,15 @@ async def update_connection(
 
 async def remove_connection(session: AsyncSession, rt: Runtime, name_or_id: str) -> tuple[Connection, int]:
     """Remove a connection; its unfinished tasks are canceled (their evidence stays)."""
-    from rightly.services.requests import refresh_requests  # sibling service; avoids a cycle at import
+    from rightly.services.requests import cancel_open_tasks  # sibling service; avoids an import cycle
 
     conn = await get_connection(session, name_or_id)
     now = rt.clock.now()
-    open_tasks = list(
-        (
-            await session.execute(select(Task).where(Task.connection_id == conn.id, Task.done.is_(False)))
-        ).scalars()
-    )
-    await session.execute(
-        update(Task)
-        .where(Task.connection_id == conn.id, Task.done.is_(False))
-        .values(
-            status=TaskStatus.CANCELED,
-            done=True,
-            phase=Phase.DONE,
-            detail="connection removed",
-            lease_owner=None,
-            lease_until=None,
-            completed_at=now,
-            updated_at=now,
-        )
-    )
+    canceled = await cancel_open_tasks(session, Task.connection_id == conn.id, "connection removed", now)
     conn.removed_at = now
     conn.updated_at = now
-    await refresh_requests(session, {t.request_id for t in open_tasks}, now)
     await session.commit()
-    return conn, len(open_tasks)
+    return conn, canceled
 
 
 def connection_view(conn: Connection) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -177,22 +177,7 @@ async def cancel(session: AsyncSession, rt: Runtime, request_id: str) -> Request
     req = await get_request(session, request_id)
     if req.status in TERMINAL_REQUEST:
         raise Conflict(f"request {request_id} is already {req.status}")
-    now = rt.clock.now()
-    await session.execute(
-        update(Task)
-        .where(Task.request_id == req.id, Task.done.is_(False))
-        .values(
-            status=TaskStatus.CANCELED,
-            done=True,
-            phase=Phase.DONE,
-            detail="canceled",
-            lease_owner=None,
-            lease_until=None,
-            completed_at=now,
-            updated_at=now,
-        )
-    )
-    await refresh_request(session, req.id, now)
+    await cancel_open_tasks(session, Task.request_id == req.id, "canceled", rt.clock.now())
     await session.commit()
     return await get_request(session, req.id)
 
@@ -234,9 +219,30 @@ async def retry(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
     return await get_request(session, req.id)
 
 
-async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> None:
+async def cancel_open_tasks(
+    session: AsyncSession, condition: ColumnElement[bool], detail: str, now: float
+) -> int:
+    """Cancel every unfinished task matching ``condition`` (releasing any lease) and roll up the
+    status of the requests they belong to. Returns how many tasks were canceled."""
+    open_ = (Task.done.is_(False), condition)
+    request_ids = set((await session.execute(select(Task.request_id).where(*open_))).scalars())
+    result = await session.execute(
+        update(Task)
+        .where(*open_)
+        .values(
+            status=TaskStatus.CANCELED,
+            done=True,
+            phase=Phase.DONE,
+            detail=detail,
+            lease_owner=None,
+            lease_until=None,
+            completed_at=now,
+            updated_at=now,
+        )
+    )
     for request_id in request_ids:
         await refresh_request(session, request_id, now)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def request_view(req: Request) -> dict[str, Any]:

@@ -198,3 +198,19 @@ async def test_the_passcode_is_stored_encrypted(runtime: Runtime) -> None:
         conn = (await s.execute(select(Connection))).scalar_one()
     assert PASSCODE.encode() not in conn.passcode_encrypted
     assert runtime.secrets.decrypt(conn.passcode_encrypted) == PASSCODE
+
+
+async def test_removing_a_connection_cancels_its_unfinished_work(
+    runtime: Runtime, emulator: EmulatorState
+) -> None:
+    from rightly.services import connections as conns
+
+    await connect(runtime)
+    rid = await submit(runtime, "deletion", user_id="user-7")
+    async with runtime.db.session() as s:
+        _, canceled = await conns.remove_connection(s, runtime, "clevertap-prod")
+    assert canceled == 1
+    v = await view(runtime, rid)
+    assert (v["status"], v["integrations"][0]["detail"]) == ("canceled", "connection removed")
+    await run_until_done(runtime)
+    assert not [d for d in emulator.stats.deletions if d.identity == ["user-7"]]
