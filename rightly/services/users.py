@@ -15,12 +15,20 @@ from rightly.domain.clock import Clock, iso
 from rightly.domain.roles import Role
 from rightly.services import audit
 from rightly.services.audit import Actor
-from rightly.services.errors import Conflict, InvalidInput, NotFound
-from rightly.store.auth_models import Credential, User
+from rightly.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from rightly.store.auth_models import AuditEntry, Credential, User
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile
 # Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("rightly: no such user")
+
+LOCKOUT_FAILURES = 5
+LOCKOUT_SECONDS = 15 * 60
+
+
+class TooManyAttempts(ServiceError):
+    status_code = 429
+
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
@@ -141,13 +149,14 @@ async def authenticate(session: AsyncSession, clock: Clock, email: str, password
     user = None
     with contextlib.suppress(InvalidInput):  # a malformed email is just another failed login
         user = await _find(session, normalize_email(email))
+    name = user.email if user else email.strip()[:320]
+    await _refuse_if_locked_out(session, clock, name)
     ok = False
     try:
         ok = _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         ok = False
     ok = ok and user is not None and user.password_hash is not None and not user.disabled
-    name = user.email if user else email.strip()[:320]
     reason = None if ok else ("user disabled" if user and user.disabled else "wrong email or password")
     audit.record(
         session,
@@ -160,6 +169,37 @@ async def authenticate(session: AsyncSession, clock: Clock, email: str, password
     )
     await session.commit()
     return user if ok else None
+
+
+async def _refuse_if_locked_out(session: AsyncSession, clock: Clock, name: str) -> None:
+    """After LOCKOUT_FAILURES failed sign-ins for one email within LOCKOUT_SECONDS, refuse more
+    (even with the right password) until the window has passed. The audit trail is the counter."""
+    since = clock.now() - LOCKOUT_SECONDS
+    failures = await session.execute(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.action == "login",
+            AuditEntry.target == f"user:{name}",
+            AuditEntry.outcome == "failed",
+            AuditEntry.at >= since,
+        )
+    )
+    if (failures.scalar() or 0) < LOCKOUT_FAILURES:
+        return
+    audit.record(
+        session,
+        Actor("anonymous", name),
+        "login",
+        f"user:{name}",
+        clock.now(),
+        "denied",
+        message="too many failed sign-ins",
+    )
+    await session.commit()
+    raise TooManyAttempts(
+        f"too many failed sign-ins for this email; try again in {LOCKOUT_SECONDS // 60} minutes"
+    )
 
 
 def user_view(user: User) -> dict[str, Any]:

@@ -42,7 +42,12 @@ async def login_submit(request: Request) -> Response:
     next_path = _safe_next(str(form.get("next") or "/"))
     rt = runtime_of(request)
     async with rt.db.session() as s:
-        user = await users.authenticate(s, rt.clock, email, password)
+        try:
+            user = await users.authenticate(s, rt.clock, email, password)
+        except users.TooManyAttempts as exc:
+            return render(
+                request, "login.html", 429, next=next_path, email=email, error=f"{str(exc).capitalize()}."
+            )
         if user is None:
             return render(
                 request,
