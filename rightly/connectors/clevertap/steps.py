@@ -29,6 +29,8 @@ from rightly.domain.enums import DeletionBehavior, Phase, Priority, TaskStatus
 from rightly.domain.work import ConnectionConfig, EvidenceEntry, TaskSnapshot, TaskUpdate
 
 RecordIntent = Callable[[list[str]], Awaitable[None]]
+# A resolved deletion waits this long for others to share its deletion call (at most about a second).
+SUBMIT_HOLD = 0.5
 # Lookups in flight, shared by every step of one engine: (budget key, by, value) -> (priority, call).
 InFlight = dict[tuple[str, str, str], tuple[int, "asyncio.Future[CallRecord]"]]
 
@@ -96,7 +98,7 @@ async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
         "targets": targets,
         "phase": Phase.SUBMIT,
         "status": TaskStatus.PENDING,
-        "next_run_at": ctx.now(),
+        "next_run_at": ctx.now() + SUBMIT_HOLD,
     }
     return update
 
