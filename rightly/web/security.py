@@ -33,7 +33,9 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "logout_submit": PUBLIC,
     "dashboard_page": Permission.READ,
     "requests_page": Permission.READ,
+    "requests_table_fragment": Permission.READ,  # live.js: the list's table
     "request_page": Permission.READ,
+    "request_status_fragment": Permission.READ,  # live.js: a request's changing parts
     "new_request_page": Permission.MANAGE_REQUESTS,
     "new_request_submit": Permission.MANAGE_REQUESTS,
     "cancel_request_submit": Permission.MANAGE_REQUESTS,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import httpx
 
+import rightly.web.pages as web_pages
 from rightly.api.app import create_app
 from rightly.domain.clock import FakeClock
 from rightly.domain.roles import Role
 from rightly.services import connections as conn_svc
 from rightly.settings import Settings
-from rightly.web.pages import admin, connections, requests, session
 from rightly.web.security import PAGE_PERMISSIONS
 from tests.api.conftest import PASSWORD
 from tests.conftest import PASSCODE, PROJECT
@@ -29,7 +32,11 @@ CONNECT = {
 
 def test_every_page_has_a_permission_entry(sqlite_settings: Settings) -> None:
     app = create_app(sqlite_settings, start_worker=False)
-    routes = [r for m in (admin, connections, requests, session) for r in m.router.routes]
+    pages = [
+        importlib.import_module(m.name)
+        for m in pkgutil.iter_modules(web_pages.__path__, "rightly.web.pages.")
+    ]
+    routes = [r for m in pages for r in m.router.routes]
     assert {getattr(r, "name", None) for r in routes} == set(PAGE_PERMISSIONS)
     assert not {"/", "/login", "/connections/new"} & set(app.openapi()["paths"])
 
@@ -198,3 +205,27 @@ async def test_no_page_ever_contains_a_passcode(web: Web) -> None:
         r = await admin.get(path)
         assert r.status_code == 200 and PASSCODE not in r.text, path
     assert isinstance(httpx, object)
+
+
+async def test_a_request_page_follows_its_progress_through_a_fragment(web: Web) -> None:
+    await web.api.connect()
+    made = await web.api.call("POST", "/requests", json={"type": "access", "subject": {"user_id": "user-42"}})
+    rid = made.json()["id"]
+    viewer = await web.browser(Role.VIEWER)
+    page = await viewer.get(f"/requests/{rid}")
+    assert f'data-live="/requests/{rid}/status" data-live-state="open"' in page.text
+    assert '<script src="/static/live.js" defer>' in page.text
+    running = await viewer.get(f"/requests/{rid}/status")
+    assert running.status_code == 200 and running.headers["cache-control"] == "no-store"
+    assert running.text.lstrip().startswith('<div data-live-state="open">')
+    assert 'id="request-integrations"' in running.text and "<html" not in running.text
+    listing = await viewer.get("/requests/table?type=access")
+    assert '<div data-live-state="open">' in listing.text and 'id="request-table"' in listing.text
+    await web.api.work()
+    done = await viewer.get(f"/requests/{rid}/status")
+    assert '<div data-live-state="done">' in done.text and "Ada Lovelace" in done.text
+    assert 'data-live-state="done"' in (await viewer.get(f"/requests/{rid}")).text
+    assert '<div data-live-state="done">' in (await viewer.get("/requests/table")).text
+    assert (await viewer.get("/requests/req_nope/status")).status_code == 404
+    stranger = await web.api.client.get(f"/requests/{rid}/status")
+    assert stranger.status_code == 303 and stranger.headers["location"].startswith("/login")

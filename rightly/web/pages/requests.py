@@ -1,8 +1,13 @@
-"""Requests: the list with filters, one request's page, the new request form, cancel and retry."""
+"""Requests: the list with filters, one request's page, the new request form, cancel and retry.
+
+The list and a request's page each have a fragment route (``/requests/table``,
+``/requests/{id}/status``) that renders just their changing parts, for ``static/live.js`` to swap
+in while the work is unfinished; each fragment says whether there is still anything to follow."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -27,8 +32,7 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-@router.get("/requests")
-async def requests_page(request: Request) -> Response:
+def _listing(request: Request) -> dict[str, Any]:
     q = request.query_params
     status = q.get("status") if q.get("status") in set(RequestStatus) else None
     kind = q.get("type") if q.get("type") in set(RequestType) else None
@@ -37,23 +41,38 @@ async def requests_page(request: Request) -> Response:
         page = max(1, min(int(q.get("page") or 1), 10_000))
     except ValueError:
         page = 1
+    return {"status": status, "kind": kind, "email": email, "page": page}
+
+
+async def _requests_context(request: Request) -> dict[str, Any]:
+    wanted = _listing(request)
+    page = wanted.pop("page")
     rt = runtime_of(request)
     async with rt.db.session() as s:
-        items, total = await svc.list_requests(
-            s, status=status, kind=kind, email=email, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-    return render(
-        request,
-        "requests.html",
-        items=items,
-        total=total,
-        page=page,
-        pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
-        filters={"status": status or "", "type": kind or "", "email": email or ""},
-        statuses=list(RequestStatus),
-        types=list(RequestType),
-        now=rt.clock.now(),
-    )
+        items, total = await svc.list_requests(s, **wanted, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    filters = {"status": wanted["status"] or "", "type": wanted["kind"] or "", "email": wanted["email"] or ""}
+    return {
+        "items": items,
+        "total": total,
+        "page": page,
+        "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+        "filters": filters,
+        "live_src": "/requests/table?" + urlencode({k: v for k, v in filters.items() if v} | {"page": page}),
+        "live": any(r.status not in TERMINAL_REQUEST for r in items),
+        "now": rt.clock.now(),
+    }
+
+
+@router.get("/requests")
+async def requests_page(request: Request) -> Response:
+    context = await _requests_context(request)
+    return render(request, "requests.html", statuses=list(RequestStatus), types=list(RequestType), **context)
+
+
+@router.get("/requests/table")
+async def requests_table_fragment(request: Request) -> Response:
+    """The list's table alone, refreshed by live.js while a request on this page is unfinished."""
+    return render(request, "_requests_live.html", **await _requests_context(request))
 
 
 @router.get("/requests/new")
@@ -102,14 +121,10 @@ def _vendor_calls(entries: list[dict[str, Any]], task: Task) -> list[dict[str, A
     return [e for e in entries if e["vendor_call"] is not None and (e["detail"] or {}).get("task") == task.id]
 
 
-@router.get("/requests/{request_id}")
-async def request_page(request_id: str, request: Request) -> Response:
+async def _request_context(request: Request, request_id: str) -> dict[str, Any]:
     rt = runtime_of(request)
     async with rt.db.session() as s:
-        try:
-            req = await svc.get_request(s, request_id)
-        except NotFound as exc:
-            return render(request, "error.html", 404, title="No such request", detail=str(exc))
+        req = await svc.get_request(s, request_id)
         entries, _ = await audit.list_entries(s, audit.AuditFilter(target=f"request:{req.id}"), limit=200)
     timeline = list(reversed(entries))
     tasks: list[dict[str, Any]] = [
@@ -122,18 +137,36 @@ async def request_page(request_id: str, request: Request) -> Response:
         for t in req.tasks
     ]
     open_ = req.status not in TERMINAL_REQUEST
-    retryable = any(t.status in (TaskStatus.ERROR, TaskStatus.CANCELED) for t in req.tasks)
-    return render(
-        request,
-        "request.html",
-        req=req,
-        tasks=tasks,
-        timeline=timeline,
-        can_cancel=open_,
-        can_retry=retryable,
-        record_count=sum(len(t["records"]) for t in tasks),
-        now=rt.clock.now(),
-    )
+    return {
+        "req": req,
+        "tasks": tasks,
+        "timeline": timeline,
+        "live": open_,
+        "live_src": f"/requests/{req.id}/status",
+        "can_cancel": open_,
+        "can_retry": any(t.status in (TaskStatus.ERROR, TaskStatus.CANCELED) for t in req.tasks),
+        "record_count": sum(len(t["records"]) for t in tasks),
+        "now": rt.clock.now(),
+    }
+
+
+@router.get("/requests/{request_id}")
+async def request_page(request_id: str, request: Request) -> Response:
+    try:
+        context = await _request_context(request, request_id)
+    except NotFound as exc:
+        return render(request, "error.html", 404, title="No such request", detail=str(exc))
+    return render(request, "request.html", **context)
+
+
+@router.get("/requests/{request_id}/status")
+async def request_status_fragment(request_id: str, request: Request) -> Response:
+    """The request's changing parts alone, refreshed by live.js until the request is terminal."""
+    try:
+        context = await _request_context(request, request_id)
+    except NotFound as exc:
+        return render(request, "error.html", 404, title="No such request", detail=str(exc))
+    return render(request, "_request_live.html", **context)
 
 
 async def _act(request: Request, request_id: str, action: str) -> Response:
