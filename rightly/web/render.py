@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,17 @@ NOTICES = {
 }
 
 
+def _notice(query: Mapping[str, str]) -> str | None:
+    key = query.get("notice", "")
+    if key == "removed":  # the one notice with a number in it, checked to be one
+        n = query.get("canceled", "")
+        if not (n.isdigit() and len(n) <= 9):
+            return "The connection is removed."
+        tasks = "1 unfinished task was" if int(n) == 1 else f"{int(n)} unfinished tasks were"
+        return f"The connection is removed; {tasks} canceled. Their evidence is kept."
+    return NOTICES.get(key)
+
+
 def _when(ts: float | str | None) -> str:
     if ts is None:
         return "—"
@@ -54,7 +66,7 @@ templates.env.globals["Permission"] = Permission
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
-    notice = NOTICES.get(request.query_params.get("notice", ""))
+    notice = _notice(request.query_params)
     response = templates.TemplateResponse(
         request,
         name,

@@ -46,6 +46,8 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "new_connection_submit": Permission.MANAGE_CONNECTIONS,
     "edit_connection_submit": Permission.MANAGE_CONNECTIONS,
     "test_connection_submit": Permission.MANAGE_CONNECTIONS,
+    "remove_connection_page": Permission.MANAGE_CONNECTIONS,  # the confirmation
+    "remove_connection_submit": Permission.MANAGE_CONNECTIONS,
     "users_page": Permission.ADMIN,
     "invite_user_submit": Permission.ADMIN,
     "update_user_submit": Permission.ADMIN,

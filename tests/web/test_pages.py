@@ -229,3 +229,47 @@ async def test_a_request_page_follows_its_progress_through_a_fragment(web: Web) 
     assert (await viewer.get("/requests/req_nope/status")).status_code == 404
     stranger = await web.api.client.get(f"/requests/{rid}/status")
     assert stranger.status_code == 303 and stranger.headers["location"].startswith("/login")
+
+
+async def test_removing_a_connection_confirms_then_cancels_its_unfinished_tasks(web: Web) -> None:
+    conn = (await web.api.connect())["id"]
+    for user in ("user-7", "user-8"):
+        await web.api.call("POST", "/requests", json={"type": "deletion", "subject": {"user_id": user}})
+    manager = await web.browser(Role.CONNECTIONS_MANAGER)
+    assert f'href="/connections/{conn}/remove"' in (await manager.get(f"/connections/{conn}")).text
+    confirm = await manager.get(f"/connections/{conn}/remove")
+    assert confirm.status_code == 200 and "2 unfinished tasks will be canceled" in confirm.text
+    r = await manager.post(f"/connections/{conn}/remove")
+    assert r.status_code == 303 and r.headers["location"] == "/connections?notice=removed&canceled=2"
+    listing = await manager.get(r.headers["location"])
+    assert "The connection is removed; 2 unfinished tasks were canceled." in listing.text
+    assert "No connection yet." in listing.text
+    requests = (await web.api.call("GET", "/requests")).json()["items"]
+    assert {t["detail"] for req in requests for t in req["integrations"]} == {"connection removed"}
+    audit = await web.api.call("GET", "/audit?action=connection.remove")
+    assert audit.json()["items"][0]["target"] == f"connection:{conn}"
+    assert (await manager.get(f"/connections/{conn}/remove")).status_code == 404
+    assert (await manager.post(f"/connections/{conn}/remove")).status_code == 404
+
+
+async def test_removing_a_connection_needs_the_permission_and_the_form_token(web: Web) -> None:
+    conn = (await web.api.connect())["id"]
+    viewer = await web.browser(Role.VIEWER)
+    assert "/remove" not in (await viewer.get(f"/connections/{conn}")).text
+    assert (await viewer.get(f"/connections/{conn}/remove")).status_code == 403
+    refused = await viewer.post(f"/connections/{conn}/remove")
+    assert refused.status_code == 403 and "viewer may not" in refused.text
+    admin = await web.browser(Role.SUPER_ADMIN)
+    nothing = await admin.get(f"/connections/{conn}/remove")
+    assert "nothing will be canceled" in nothing.text
+    forged = await admin.post(f"/connections/{conn}/remove", csrf=False)
+    assert forged.status_code == 403 and "security token" in forged.text
+    assert len((await web.api.call("GET", "/connections")).json()) == 1
+    done = await admin.post(f"/connections/{conn}/remove")
+    assert done.headers["location"] == "/connections?notice=removed&canceled=0"
+
+
+async def test_the_removal_notice_only_shows_a_number(web: Web) -> None:
+    viewer = await web.browser(Role.VIEWER)
+    page = await viewer.get("/connections?notice=removed&canceled=<b>9</b>")
+    assert "The connection is removed." in page.text and "<b>9" not in page.text
