@@ -29,6 +29,7 @@ NOTICES = {
     "retried": "The failed or canceled integrations will run again.",
     "invited": "User added.",
     "user-updated": "User updated.",
+    "token-revoked": "Token revoked: it no longer opens the API.",
 }
 
 

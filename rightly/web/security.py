@@ -52,6 +52,9 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "invite_user_submit": Permission.ADMIN,
     "update_user_submit": Permission.ADMIN,
     "audit_page": Permission.ADMIN,
+    "tokens_page": Permission.ADMIN,
+    "create_token_submit": Permission.ADMIN,
+    "revoke_token_submit": Permission.ADMIN,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 import httpx
 
@@ -273,3 +274,52 @@ async def test_the_removal_notice_only_shows_a_number(web: Web) -> None:
     viewer = await web.browser(Role.VIEWER)
     page = await viewer.get("/connections?notice=removed&canceled=<b>9</b>")
     assert "The connection is removed." in page.text and "<b>9" not in page.text
+
+
+async def test_a_new_token_is_shown_once_and_can_be_revoked(web: Web) -> None:
+    admin = await web.browser(Role.SUPER_ADMIN)
+    page = await admin.get("/tokens")
+    assert page.status_code == 200 and "Create a token" in page.text and "rly_" not in page.text
+    made = await admin.post("/tokens", {"user": "viewer@example.com", "name": "helpdesk"})
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+    secret = re.search(r'id="new-token"[^>]* value="(rly_[^"]+)"', made.text)
+    assert secret and "shown only this once" in made.text
+    bearer = {"Authorization": f"Bearer {secret.group(1)}"}
+    me = await web.api.client.get("/api/v1/me", headers=bearer)
+    assert me.status_code == 200 and me.json()["email"] == "viewer@example.com"
+    listing = await admin.get("/tokens")
+    assert "helpdesk" in listing.text and secret.group(1) not in listing.text
+    token_id = next(t["id"] for t in (await web.api.call("GET", "/tokens")).json() if t["name"] == "helpdesk")
+    row = listing.text[listing.text.index("<td>helpdesk</td>") :].split("</tr>")[0]
+    assert "viewer@example.com" in row and "active" in row and "never" not in row  # just used
+    r = await admin.post(f"/tokens/{token_id}/revoke")
+    assert r.status_code == 303 and r.headers["location"] == "/tokens?notice=token-revoked"
+    assert (await web.api.client.get("/api/v1/me", headers=bearer)).status_code == 401
+    after = await admin.get(r.headers["location"])
+    assert "Token revoked" in after.text
+    assert "revoked" in after.text[after.text.index("<td>helpdesk</td>") :].split("</tr>")[0]
+    assert f"/tokens/{token_id}/revoke" not in after.text
+    audit = await web.api.call("GET", "/audit?action=token")
+    assert {e["action"] for e in audit.json()["items"]} >= {"token.create", "token.revoke"}
+
+
+async def test_token_forms_check_input_and_the_form_token(web: Web) -> None:
+    admin = await web.browser(Role.SUPER_ADMIN)
+    forged = await admin.post("/tokens", {"user": "viewer@example.com", "name": "x"}, csrf=False)
+    assert forged.status_code == 403
+    unknown = await admin.post("/tokens", {"user": "nobody@example.com", "name": "x"})
+    assert unknown.status_code == 422 and 'role="alert"' in unknown.text and "rly_" not in unknown.text
+    assert (await admin.post("/tokens/tok_nope/revoke")).status_code == 404
+
+
+async def test_only_super_admins_manage_tokens(web: Web) -> None:
+    token_id = (await web.api.call("GET", "/tokens")).json()[0]["id"]
+    for role in (Role.VIEWER, Role.REQUEST_MANAGER, Role.CONNECTIONS_MANAGER):
+        someone = await web.browser(role)
+        assert "/tokens" not in (await someone.get("/")).text
+        assert (await someone.get("/tokens")).status_code == 403, role
+        made = await someone.post("/tokens", {"user": f"{role.value}@example.com", "name": "mine"})
+        assert made.status_code == 403 and "rly_" not in made.text, role
+        assert (await someone.post(f"/tokens/{token_id}/revoke")).status_code == 403, role
+    listed = (await web.api.call("GET", "/tokens")).json()
+    assert not any(t["revoked_at"] for t in listed) and not any(t["name"] == "mine" for t in listed)
