@@ -40,13 +40,15 @@ async def lease(
     phases: Sequence[str] | None = None,
     exclude_phases: Sequence[str] | None = None,
     connection_id: str | None = None,
+    due_by: float | None = None,
 ) -> list[Task]:
-    """Take up to ``limit`` due tasks (highest priority, then oldest due) and lease them to ``owner``."""
+    """Take up to ``limit`` tasks due by ``due_by`` (default: now), highest priority then oldest
+    due first, and lease them to ``owner``."""
     if limit <= 0:
         return []
     query = (
         select(Task.id)
-        .where(Task.done.is_(False), Task.next_run_at <= now)
+        .where(Task.done.is_(False), Task.next_run_at <= (now if due_by is None else due_by))
         .where((Task.lease_until.is_(None)) | (Task.lease_until < now))
         .order_by(Task.priority, Task.next_run_at)
         .limit(limit)
@@ -76,6 +78,17 @@ async def lease(
         .where(Task.id.in_(ids), Task.lease_owner == owner)
         .options(selectinload(Task.request), selectinload(Task.connection))
         .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars())
+
+
+async def connections_with_due(session: AsyncSession, now: float, phase: str) -> list[str]:
+    """Connections with at least one unleased task in ``phase`` due now."""
+    rows = await session.execute(
+        select(Task.connection_id)
+        .where(Task.done.is_(False), Task.phase == phase, Task.next_run_at <= now)
+        .where((Task.lease_until.is_(None)) | (Task.lease_until < now))
+        .distinct()
     )
     return list(rows.scalars())
 
