@@ -214,3 +214,53 @@ def test_a_viewer_is_not_offered_the_connection_form_and_is_refused(page: Page) 
     assert posted.status == 403
     assert "viewer may not" in posted.text()
     shot(page, "viewer-refused")
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, textarea"))
+    .filter((el) => el.type !== "hidden")
+    .filter((el) => !Array.from(el.labels || []).some((l) => l.textContent.trim())
+        && !(el.getAttribute("aria-label") || "").trim() && !el.getAttribute("aria-labelledby"))
+    .map((el) => el.outerHTML)"""
+OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+PHONE = {"width": 390, "height": 844}
+
+
+def fits(page: Page) -> None:
+    """Nothing overflows sideways. A mobile browser zooms out to show what overflows, widening
+    innerWidth with it, so innerWidth must also still be the phone's own width."""
+    width, inner = page.evaluate(OVERFLOW)
+    assert inner == PHONE["width"] and width <= inner, (
+        f"{page.url} is {width}px wide (innerWidth {inner}) on a {PHONE['width']}px phone"
+    )
+
+
+def test_a_phone_sees_every_page_fit_and_every_field_labelled(browser: Browser, live: Live) -> None:
+    phone = browser.new_context(
+        base_url=live.url,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page = phone.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page)
+        connect(page)
+        expect(page.get_by_text("CleverTap is connected")).to_be_visible()
+        submit(page, "deletion", email="ada@example.com", user_id="user-42")
+        for path, heading in (
+            ("/", "Dashboard"),
+            ("/requests", "Requests"),
+            ("/connections/new", "Add CleverTap"),
+        ):
+            page.goto(path)
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            fits(page)
+            assert page.evaluate(UNLABELLED) == [], f"{path} has unlabelled fields"
+        page.get_by_text("Advanced settings").click()  # the folded fields must fit too
+        fits(page)
+        page.get_by_text("Advanced settings").click()
+        shot(page, "phone-connect")
+    finally:
+        phone.close()
