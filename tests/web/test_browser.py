@@ -264,3 +264,50 @@ def test_a_phone_sees_every_page_fit_and_every_field_labelled(browser: Browser, 
         shot(page, "phone-connect")
     finally:
         phone.close()
+
+
+FOCUSED = """() => { const el = document.activeElement; return {
+    id: el.id, tag: el.tagName.toLowerCase(), text: (el.innerText || el.value || "").trim(),
+    href: el.getAttribute("href") || "", outline: getComputedStyle(el).outlineStyle }; }"""
+
+
+def tab_to(page: Page, what: str, presses: int = 15) -> dict[str, str]:
+    """Press Tab until the focused element's id or text is ``what``; it must show its focus."""
+    for _ in range(presses):
+        here: dict[str, str] = page.evaluate(FOCUSED)
+        if what in (here["id"], here["text"]):
+            assert here["outline"] != "none", f"{what} has focus but shows no outline"
+            return here
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{presses} presses of Tab never reached {what!r}")
+
+
+def test_sign_in_and_reach_the_requests_with_the_keyboard_only(page: Page) -> None:
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    tab_to(page, "email")
+    page.keyboard.type("request_manager@example.com")
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["id"] == "password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    # The skip link comes first, then the brand and the main navigation.
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["text"] == "Skip to content"
+    expect(page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
+    for name in ("Rightly", "Dashboard", "Requests"):
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUSED)["text"] == name
+    tab_to(page, "Requests")  # and it shows its focus
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Requests", exact=True)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/requests$"))
+    expect(page.get_by_role("link", name="Requests", exact=True)).to_have_attribute("aria-current", "page")
+    # On the new page, the skip link takes the focus past the navigation to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["text"] == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED)["id"] == "main"
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["text"] == "New request"
