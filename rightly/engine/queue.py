@@ -7,12 +7,13 @@ process runs). A lease expires: a worker that dies loses its tasks to the next o
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from rightly.domain.enums import Phase, Priority, TaskStatus
 from rightly.domain.states import rollup, transition
@@ -76,7 +77,7 @@ async def lease(
     rows = await session.execute(
         select(Task)
         .where(Task.id.in_(ids), Task.lease_owner == owner)
-        .options(selectinload(Task.request), selectinload(Task.connection))
+        .options(joinedload(Task.request), joinedload(Task.connection))
         .execution_options(populate_existing=True)
     )
     return list(rows.scalars())
@@ -134,38 +135,49 @@ def snapshot(task: Task) -> TaskSnapshot:
 
 
 async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], now: float) -> None:
-    """Write step outcomes for tasks still leased to ``owner``; roll the requests' status up."""
+    """Write step outcomes for tasks still leased to ``owner`` and roll their requests' status up,
+    in one transaction with a handful of statements however many updates there are."""
+    ids = [u.task_id for u in updates]
+    rows = await session.execute(
+        select(Task).where(Task.id.in_(ids)).with_for_update().execution_options(populate_existing=True)
+    )
+    tasks = {t.id: t for t in rows.scalars()}
     touched: set[str] = set()
+    failing: dict[str, str] = {}
+    evidence: list[dict[str, Any]] = []
     for upd in updates:
-        task = await session.get(Task, upd.task_id, with_for_update=True, populate_existing=True)
+        task = tasks.get(upd.task_id)
         if task is None or task.lease_owner != owner or task.done:
             log.info("dropping the outcome for task %s: lease lost or task already finished", upd.task_id)
             continue
         _apply(task, upd, now)
-        for ev in upd.evidence:
-            session.add(
-                Evidence(
-                    task_id=task.id,
-                    at=ev.at,
-                    kind=ev.kind,
-                    method=ev.method,
-                    endpoint=ev.endpoint,
-                    status_code=ev.status_code,
-                    duration_ms=ev.duration_ms,
-                    outcome=ev.outcome[:300],
-                    data=ev.data,
-                )
-            )
+        evidence += [
+            {
+                "task_id": task.id,
+                "at": ev.at,
+                "kind": ev.kind,
+                "method": ev.method,
+                "endpoint": ev.endpoint,
+                "status_code": ev.status_code,
+                "duration_ms": ev.duration_ms,
+                "outcome": ev.outcome[:300],
+                "data": ev.data,
+            }
+            for ev in upd.evidence
+        ]
         if upd.connection_failing:
-            await session.execute(
-                update(Connection)
-                .where(Connection.id == task.connection_id)
-                .values(health="failing", health_detail=upd.connection_failing, updated_at=now)
-            )
+            failing[task.connection_id] = upd.connection_failing
         touched.add(task.request_id)
     await session.flush()
-    for request_id in touched:
-        await refresh_request(session, request_id, now)
+    if evidence:
+        await session.execute(insert(Evidence), evidence)
+    for connection_id, reason in failing.items():
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)
+            .values(health="failing", health_detail=reason, updated_at=now)
+        )
+    await refresh_requests(session, touched, now)
     await session.commit()
 
 
@@ -200,13 +212,30 @@ def _apply(task: Task, upd: TaskUpdate, now: float) -> None:
     task.updated_at = now
 
 
+async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> list[Request]:
+    """Roll each request's status up from its tasks' (two queries for any number of requests)."""
+    if not request_ids:
+        return []
+    statuses: dict[str, list[str]] = defaultdict(list)
+    rows = await session.execute(select(Task.request_id, Task.status).where(Task.request_id.in_(request_ids)))
+    for request_id, status in rows:
+        statuses[request_id].append(status)
+    reqs = await session.execute(
+        select(Request)
+        .where(Request.id.in_(request_ids))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    found = list(reqs.scalars())
+    for req in found:
+        new = rollup(statuses[req.id])
+        if new != req.status:
+            req.status = new
+            req.updated_at = now
+            req.completed_at = now if new in ("complete", "error", "canceled") else None
+    return found
+
+
 async def refresh_request(session: AsyncSession, request_id: str, now: float) -> Request:
-    req = await session.get(Request, request_id, with_for_update=True, populate_existing=True)
-    assert req is not None
-    statuses = (await session.execute(select(Task.status).where(Task.request_id == request_id))).scalars()
-    new = rollup(statuses)
-    if new != req.status:
-        req.status = new
-        req.updated_at = now
-        req.completed_at = now if new in ("complete", "error", "canceled") else None
+    (req,) = await refresh_requests(session, {request_id}, now)
     return req

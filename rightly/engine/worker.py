@@ -27,6 +27,7 @@ from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
 from rightly.domain.work import TaskUpdate
 from rightly.engine import queue
+from rightly.engine.commit import GroupCommit
 from rightly.engine.dispatch import Dispatcher
 from rightly.http.budget import Budget
 from rightly.store.db import Database
@@ -48,6 +49,7 @@ class WorkerOptions:
     lease_horizon: float = 2.0
     submit_lookahead: float = SUBMIT_HOLD  # seconds: submissions due this soon join a due batch
     fill_interval: float = 0.02  # real seconds to gather finished steps before leasing again
+    empty_fill_interval: float = 0.2  # the same, after a lease that found nothing due
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Worker:
             secrets, http, budget, clock, self.options.timeout, self.options.budget_wait
         )
         self.stats = WorkerStats()
+        self.commits = GroupCommit(db, self.owner, clock)
         self.wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._background: Counter[str] = Counter()  # resolve/verify steps running, per connection
@@ -104,10 +107,12 @@ class Worker:
                     done, _ = await asyncio.wait(
                         self._running, timeout=0.5, return_when=asyncio.FIRST_COMPLETED
                     )
-                    if done and self._running and self.options.fill_interval > 0:
-                        # Let a few more steps finish before asking the database for work again:
-                        # one lease query per completed step costs more CPU than the steps do.
-                        await asyncio.wait(self._running, timeout=self.options.fill_interval)
+                    # Let a few more steps finish before asking the database for work again (one
+                    # lease per finished step costs more CPU than the steps do), and longer when the
+                    # last look found nothing new.
+                    gather = self.options.fill_interval if started else self.options.empty_fill_interval
+                    if done and self._running and gather > 0:
+                        await asyncio.wait(self._running, timeout=gather)
                     continue
                 if started:
                     continue
@@ -215,8 +220,7 @@ class Worker:
             log.exception("step failed for tasks %s", [t.id for t in tasks])
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
             updates = [TaskUpdate(t.id, retry=f"internal error: {type(exc).__name__}") for t in tasks]
-        async with self.db.session() as s:
-            await queue.persist(s, self.owner, updates, self.clock.now())
+        await self.commits.persist(updates)
 
     async def _record_intent(self, task_ids: list[str]) -> None:
         async with self.db.session() as s:

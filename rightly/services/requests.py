@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from rightly.domain.clock import iso
 from rightly.domain.enums import TERMINAL_REQUEST, Phase, Priority, RequestType, TaskStatus
-from rightly.engine.queue import PHASE_PRIORITY, refresh_request
+from rightly.engine.queue import PHASE_PRIORITY, refresh_request, refresh_requests
 from rightly.services.errors import Conflict, InvalidInput, NotFound
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Request, Task
@@ -240,8 +240,7 @@ async def cancel_open_tasks(
             updated_at=now,
         )
     )
-    for request_id in request_ids:
-        await refresh_request(session, request_id, now)
+    await refresh_requests(session, request_ids, now)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
