@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.connectors.clevertap.api import Account
@@ -228,6 +228,16 @@ async def update_connection(
     conn.updated_at = rt.clock.now()
     await session.commit()
     return conn, validation
+
+
+async def count_open_tasks(session: AsyncSession, connection_id: str) -> int:
+    """How many of the connection's tasks are unfinished: what removing it would cancel."""
+    query = (
+        select(func.count())
+        .select_from(Task)
+        .where(Task.connection_id == connection_id, Task.done.is_(False))
+    )
+    return int((await session.execute(query)).scalar() or 0)
 
 
 async def remove_connection(session: AsyncSession, rt: Runtime, name_or_id: str) -> tuple[Connection, int]:

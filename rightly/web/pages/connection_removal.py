@@ -6,33 +6,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.auth import Principal, runtime_of
 from rightly.api.deps import audited
-from rightly.domain.enums import RequestStatus
 from rightly.services import connections as svc
-from rightly.services import requests as req_svc
 from rightly.services.errors import NotFound, ServiceError
 from rightly.web.render import render
 
 router = APIRouter()
-# A task that is not done belongs to a request still received or processing, or (an errored task
-# retrying beside it) in error; complete and canceled requests have none.
-UNFINISHED = (RequestStatus.RECEIVED, RequestStatus.PROCESSING, RequestStatus.ERROR)
-BATCH = 500
-
-
-async def unfinished_tasks(session: AsyncSession, connection_id: str) -> int:
-    """How many of the connection's tasks are not done: what removing it would cancel."""
-    count = 0
-    for status in UNFINISHED:
-        offset, total = 0, 1
-        while offset < total:
-            found, total = await req_svc.list_requests(session, status=status, limit=BATCH, offset=offset)
-            count += sum(1 for r in found for t in r.tasks if t.connection_id == connection_id and not t.done)
-            offset += BATCH
-    return count
 
 
 @router.get("/connections/{connection_id}/remove")
@@ -43,7 +24,7 @@ async def remove_connection_page(connection_id: str, request: Request) -> Respon
             conn = await svc.get_connection(s, connection_id)
         except NotFound as exc:
             return render(request, "error.html", 404, title="No such connection", detail=str(exc))
-        unfinished = await unfinished_tasks(s, conn.id)
+        unfinished = await svc.count_open_tasks(s, conn.id)
     return render(request, "connection_remove.html", conn=svc.connection_view(conn), unfinished=unfinished)
 
 
