@@ -38,12 +38,10 @@ def normalize_subject(email: str | None, user_id: str | None) -> tuple[str | Non
     return email, user_id
 
 
-def _first_phase(
-    kind: RequestType, conn: Connection, email: str | None
-) -> tuple[Phase, dict[str, Any] | None]:
+def _first_phase(kind: RequestType, conn: Connection, email: str | None) -> Phase:
     if kind is RequestType.ACCESS:
-        return Phase.LOOKUP, None
-    return (Phase.RESOLVE if email and not conn.email_is_identity else Phase.SUBMIT), None
+        return Phase.LOOKUP
+    return Phase.RESOLVE if email and not conn.email_is_identity else Phase.SUBMIT
 
 
 def _targets(conn: Connection, email: str | None, user_id: str | None) -> dict[str, Any]:
@@ -83,6 +81,22 @@ async def submit(
             "no connection is configured: connect CleverTap first (rightly connect clevertap ...)"
         )
     now = rt.clock.now()
+    tasks = []
+    for conn in conns:
+        phase = _first_phase(kind, conn, email)
+        delay = rt.settings.deletion_batch_window if phase is Phase.SUBMIT else 0.0
+        tasks.append(
+            Task(
+                connection=conn,
+                status=TaskStatus.NOT_STARTED,
+                phase=phase,
+                priority=int(PHASE_PRIORITY[phase]),
+                next_run_at=now + delay,
+                targets=_targets(conn, email, user_id) if kind is RequestType.DELETION else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     req = Request(
         type=kind.value,
         status="received",
@@ -93,25 +107,9 @@ async def submit(
         created_at=now,
         updated_at=now,
         due_at=now + LEGAL_DEADLINE_DAYS * 86400,
+        tasks=tasks,
     )
     session.add(req)
-    await session.flush()
-    for conn in conns:
-        phase, _ = _first_phase(kind, conn, email)
-        delay = rt.settings.deletion_batch_window if phase is Phase.SUBMIT else 0.0
-        session.add(
-            Task(
-                request_id=req.id,
-                connection_id=conn.id,
-                status=TaskStatus.NOT_STARTED,
-                phase=phase,
-                priority=int(PHASE_PRIORITY[phase]),
-                next_run_at=now + delay,
-                targets=_targets(conn, email, user_id) if kind is RequestType.DELETION else None,
-                created_at=now,
-                updated_at=now,
-            )
-        )
     try:
         await session.commit()
     except IntegrityError:
@@ -122,7 +120,7 @@ async def submit(
             raise
         return earlier, False
     rt.poke()
-    return await get_request(session, req.id), True
+    return req, True  # loaded as written: tasks and their connections are already in memory
 
 
 async def _by_idempotency_key(session: AsyncSession, key: str) -> Request | None:
@@ -199,7 +197,7 @@ async def retry(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
         elif task.submitted_at is not None:
             phase = Phase.VERIFY
         else:
-            phase, _ = _first_phase(RequestType.DELETION, task.connection, req.email)
+            phase = _first_phase(RequestType.DELETION, task.connection, req.email)
         task.status = TaskStatus.PENDING
         task.phase = phase
         task.priority = int(PHASE_PRIORITY[phase])
