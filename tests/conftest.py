@@ -108,6 +108,3 @@ async def runtime(
 ) -> AsyncIterator[Runtime]:
     async with open_runtime(db_settings, clock=clock, http=emulator_http) as rt:
         yield rt
-
-
-
