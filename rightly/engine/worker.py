@@ -86,7 +86,7 @@ class Worker:
         self.commits = GroupCommit(db, self.owner, clock)
         self.wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
-        self._background: Counter[str] = Counter()  # resolve/verify steps running, per connection
+        self._stepping: Counter[str] = Counter()  # lookup/resolve/verify steps running, per connection
 
     def poke(self) -> None:
         """New work was queued in this process: stop idling."""
@@ -142,31 +142,35 @@ class Worker:
         return bool(count)
 
     async def _fill(self) -> int:
-        """Lease what can run now: interactive work up to the free slots; background work (resolve,
-        verify) per connection only as much as its budget can serve within ``lease_horizon``, so
-        leased tasks do not sit waiting for budget (and time out as busy) while others are due."""
+        """Lease what can run now: per connection only as many steps as its budget can serve within
+        ``lease_horizon`` (interactive first), so leased tasks do not sit waiting for budget and
+        come back busy, having spent calls for nothing; and every due submission batch."""
         free = self.options.concurrency - len(self._running)
         if free <= 0:
             return 0
         now = self.clock.now()
         opts = self.options
         async with self.db.session() as s:
-            tasks = await queue.lease(s, self.owner, now, opts.lease_seconds, free, phases=[Phase.LOOKUP])
-            free -= len(tasks)
-            for conn_id, room in await self._background_room(s):
-                if free <= 0:
-                    break
-                more = await queue.lease(
-                    s,
-                    self.owner,
-                    now,
-                    opts.lease_seconds,
-                    min(free, room),
-                    exclude_phases=[Phase.LOOKUP, Phase.SUBMIT],
-                    connection_id=conn_id,
-                )
-                free -= len(more)
-                tasks += more
+            tasks: list[Task] = []
+            for conn_id, room in await self._room(s):
+                # Interactive work first, then resolve and verify steps, within the room.
+                for phases, exclude in (([Phase.LOOKUP], None), (None, [Phase.LOOKUP, Phase.SUBMIT])):
+                    want = min(free, room)
+                    if want <= 0:
+                        break
+                    got = await queue.lease(
+                        s,
+                        self.owner,
+                        now,
+                        opts.lease_seconds,
+                        want,
+                        phases=phases,
+                        exclude_phases=exclude,
+                        connection_id=conn_id,
+                    )
+                    room -= len(got)
+                    free -= len(got)
+                    tasks += got
             submits: list[Task] = []
             for conn_id in await queue.connections_with_due(s, now, Phase.SUBMIT):
                 # Once one submission of a connection is due, take those due within the hold as well:
@@ -190,7 +194,9 @@ class Worker:
             self._start(group)
         return len(tasks) + len(submits)
 
-    async def _background_room(self, session: AsyncSession) -> list[tuple[str, int]]:
+    async def _room(self, session: AsyncSession) -> list[tuple[str, int]]:
+        """Per connection, how many more single-task steps to lease: what its budget serves within
+        ``lease_horizon``, less the steps already running."""
         rows = await session.execute(
             select(Connection.id, Connection.rate, Connection.max_in_flight).where(
                 Connection.removed_at.is_(None)
@@ -199,17 +205,17 @@ class Worker:
         room = []
         for conn_id, rate, max_in_flight in rows:
             cap = max(max_in_flight, math.ceil(rate * self.options.lease_horizon))
-            room.append((conn_id, cap - self._background[conn_id]))
+            room.append((conn_id, cap - self._stepping[conn_id]))
         return [(c, r) for c, r in room if r > 0]
 
     def _start(self, tasks: list[Task]) -> None:
         job = asyncio.create_task(self._step(tasks))
         self._running.add(job)
         job.add_done_callback(self._running.discard)
-        if tasks[0].phase in (Phase.RESOLVE, Phase.VERIFY):
+        if tasks[0].phase != Phase.SUBMIT:
             conn_id = tasks[0].connection_id
-            self._background[conn_id] += 1
-            job.add_done_callback(lambda _: self._background.subtract([conn_id]))
+            self._stepping[conn_id] += 1
+            job.add_done_callback(lambda _: self._stepping.subtract([conn_id]))
 
     async def _step(self, tasks: list[Task]) -> None:
         self.stats.steps += 1
