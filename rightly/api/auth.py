@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 
 from rightly.domain.roles import Permission, Role, allows, roles_with
 from rightly.services import audit, tokens
@@ -19,6 +19,22 @@ from rightly.services.audit import Actor
 from rightly.services.runtime import Runtime
 
 SESSION_COOKIE: Final = "rightly_session"
+
+
+def set_session_cookie(response: Response, request: Request, secret: str) -> None:
+    """The browser session cookie, for the API's sign-in and the web UI's alike: HttpOnly,
+    SameSite=Lax, Secure when the request came over HTTPS."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=tokens.SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
 PUBLIC: Final = "public"
 API: Final = "/api/v1"
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.api.auth import SESSION_COOKIE, Principal, runtime_of
+from rightly.api.auth import SESSION_COOKIE, Principal, runtime_of, set_session_cookie
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from rightly.api.errors import problem
 from rightly.api.schemas import Health, Login, Me
@@ -38,15 +38,7 @@ async def login(
     cred, secret = await tokens.start_session(session, rt.clock, user)
     principal = Principal(user.id, user.email, users.parse_role(user.role), "session", cred.id)
     response = JSONResponse(_me(principal).model_dump())
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=tokens.SESSION_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, secret)
     return response
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from rightly.api.auth import SESSION_COOKIE, runtime_of
+from rightly.api.auth import SESSION_COOKIE, runtime_of, set_session_cookie
 from rightly.domain.enums import ConnectionHealth, RequestStatus
 from rightly.services import connections as conn_svc
 from rightly.services import requests as req_svc
@@ -59,15 +59,7 @@ async def login_submit(request: Request) -> Response:
             )
         _, secret = await tokens.start_session(s, rt.clock, user)
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=tokens.SESSION_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, secret)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
