@@ -78,6 +78,7 @@ class ConnectionOut(BaseModel):
                     "rate": 3.0,
                     "verify_interval": None,
                     "api_base_url": None,
+                    "timezone": "UTC",
                     "health": "ok",
                     "health_detail": "credentials accepted; delete permission granted",
                     "last_tested_at": "2026-01-01T00:00:00Z",
@@ -99,6 +100,7 @@ class ConnectionOut(BaseModel):
     rate: float
     verify_interval: float | None
     api_base_url: str | None
+    timezone: str
     health: str
     health_detail: str | None
     last_tested_at: str | None

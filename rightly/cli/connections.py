@@ -62,6 +62,9 @@ def connect_clevertap(
     api_base_url: str | None = typer.Option(
         None, help="Replace https://<region>.api.clevertap.com (a proxy, the emulator)."
     ),
+    timezone: str = typer.Option(
+        "UTC", help="The project's time zone (CleverTap: Settings > Project), for its nightly deletion batch."
+    ),
 ) -> None:
     """Connect a CleverTap project. Checks the credentials and the delete permission at once; saves only if both pass."""
     if region.strip().lower() not in REGIONS:
@@ -79,6 +82,7 @@ def connect_clevertap(
             email_is_identity=email_is_identity,
             verify_interval=verify_interval,
             api_base_url=api_base_url,
+            timezone=timezone,
         )
     except ValidationError as exc:
         fail(validation_message(exc))

@@ -23,6 +23,7 @@ class ConnectionConfig:
     max_in_flight: int = 3
     rate: float = 3.0
     verify_interval: float | None = None
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)

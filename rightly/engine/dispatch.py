@@ -32,6 +32,7 @@ def connection_config(conn: Connection, secrets: Secrets) -> ConnectionConfig:
         max_in_flight=conn.max_in_flight,
         rate=conn.rate,
         verify_interval=conn.verify_interval,
+        timezone=conn.timezone,
     )
 
 
@@ -65,7 +66,7 @@ class Dispatcher:
             timeout=self.timeout,
             max_wait=self.budget_wait,
         )
-        schedule = VerifySchedule.scaled(config.verify_interval)
+        schedule = VerifySchedule.scaled(config.verify_interval, config.timezone)
         return steps.StepContext(client, config, schedule, record_intent, self.inflight)
 
     async def run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy import func, select
@@ -36,11 +37,17 @@ class ConnectionInput(BaseModel):
     rate: float = Field(default=3.0, gt=0, le=1000)
     verify_interval: float | None = Field(default=None, gt=0, le=30 * 86400)
     api_base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s?#]+$")
+    timezone: str = Field(default="UTC", max_length=64)
 
     @field_validator("region")
     @classmethod
     def _known_region(cls, value: str) -> str:
         return _region_code(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _timezone_name(value)
 
     @field_validator("passcode")
     @classmethod
@@ -53,6 +60,18 @@ def _header_safe_passcode(value: SecretStr) -> SecretStr:
     if not all(32 < ord(c) < 127 for c in value.get_secret_value()):
         raise ValueError("the passcode must be printable ASCII without spaces (copy it again from CleverTap)")
     return value
+
+
+def _timezone_name(value: str) -> str:
+    """An IANA time zone name (``Asia/Kolkata``, ``America/New_York``, ``UTC``)."""
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}: use an IANA name such as UTC, Europe/London or Asia/Kolkata"
+        ) from None
+    return name
 
 
 def _region_code(value: str) -> str:
@@ -97,6 +116,7 @@ async def connect(session: AsyncSession, rt: Runtime, data: ConnectionInput) -> 
         rate=data.rate,
         verify_interval=data.verify_interval,
         api_base_url=data.api_base_url,
+        timezone=data.timezone,
         health=ConnectionHealth.OK,
         health_detail="; ".join(c.detail for c in validation.checks),
         last_tested_at=now,
@@ -166,11 +186,17 @@ class ConnectionPatch(BaseModel):
     rate: float | None = Field(default=None, gt=0, le=1000)
     verify_interval: float | None = Field(default=None, gt=0, le=30 * 86400)
     api_base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s?#]+$")
+    timezone: str | None = Field(default=None, max_length=64)
 
     @field_validator("region")
     @classmethod
     def _known_region(cls, value: str | None) -> str | None:
         return None if value is None else _region_code(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return None if value is None else _timezone_name(value)
 
 
 async def update_connection(
@@ -198,6 +224,7 @@ async def update_connection(
         "rate": conn.rate,
         "verify_interval": conn.verify_interval,
         "api_base_url": conn.api_base_url,
+        "timezone": conn.timezone,
     } | {k: v for k, v in fields.items()}
     try:
         data = ConnectionInput(**merged)
@@ -220,6 +247,7 @@ async def update_connection(
         "rate",
         "verify_interval",
         "api_base_url",
+        "timezone",
     ):
         setattr(conn, key, getattr(data, key))
     conn.deletion_behavior = data.deletion_behavior.value
@@ -268,6 +296,7 @@ def connection_view(conn: Connection) -> dict[str, Any]:
         "rate": conn.rate,
         "verify_interval": conn.verify_interval,
         "api_base_url": conn.api_base_url,
+        "timezone": conn.timezone,
         "health": conn.health,
         "health_detail": conn.health_detail,
         "last_tested_at": iso(conn.last_tested_at),

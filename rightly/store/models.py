@@ -37,6 +37,7 @@ class Connection(Base):
     rate: Mapped[float] = mapped_column(Float, default=3.0)
     verify_interval: Mapped[float | None] = mapped_column(Float, nullable=True)
     api_base_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     health: Mapped[str] = mapped_column(String(20), default="untested")
     health_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_tested_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -8,7 +8,8 @@ after 30 days. ``scaled(interval)`` shrinks the whole schedule so its first chec
 
 Aimed checks (the default schedule): a lookup between two nightly batches cannot find anything
 new, so instead of checking every hour the first two checks aim just after the end of the next
-batch window (``batch_window`` seconds after midnight UTC, plus ``batch_margin``), never sooner
+batch window (``batch_window`` seconds after local midnight in the project's ``timezone``, plus
+``batch_margin``), never sooner
 than ``first_check`` after submission. A profile still present after two aimed checks means the
 batch did not run when expected (another time zone, a late batch), and checks fall back to the
 1 h → 6 h backoff, never later than the next window. Checks aimed at one window are spread over
@@ -19,6 +20,8 @@ burst. ``scaled()`` schedules (compressed time) keep the plain backoff.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -32,15 +35,17 @@ class VerifySchedule:
     resubmit_after: float = 50 * HOUR
     give_up_after: float = 30 * 24 * HOUR
     max_submissions: int = 2
-    # CleverTap's deletion batch, in seconds after midnight UTC; None: plain backoff only.
+    # CleverTap's deletion batch, in seconds after local midnight in ``timezone`` (the project's
+    # time zone, UTC unless the connection says otherwise); None: plain backoff only.
     batch_window: tuple[float, float] | None = (2 * HOUR, 4 * HOUR)
+    timezone: str = "UTC"
     batch_margin: float = 15 * 60.0
     spread: float = 30 * 60.0
     aimed_checks: int = 2
 
     @classmethod
-    def scaled(cls, first_check: float | None) -> VerifySchedule:
-        base = cls()
+    def scaled(cls, first_check: float | None, timezone: str = "UTC") -> VerifySchedule:
+        base = cls(timezone=timezone)
         if first_check is None or first_check <= 0:
             return base
         f = first_check / base.first_check
@@ -70,11 +75,14 @@ class VerifySchedule:
     def _after_next_window(self, now: float, earliest: float) -> float:
         """Just after the end of the first batch window that ends after ``now``, and not before ``earliest``."""
         assert self.batch_window is not None
-        end = self.batch_window[1] + self.batch_margin
-        day = now - now % DAY
-        target = day + end
+        end = timedelta(seconds=self.batch_window[1] + self.batch_margin)
+        midnight = datetime.fromtimestamp(now, ZoneInfo(self.timezone)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        # Aware datetimes add in local wall-clock time, so the window keeps its local hours across DST.
+        target = (midnight + end).timestamp()
         if target <= now:
-            target += DAY
+            target = (midnight + timedelta(days=1) + end).timestamp()
         return max(target, earliest)
 
     def should_resubmit(self, age: float, submissions: int) -> bool:

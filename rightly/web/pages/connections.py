@@ -61,7 +61,18 @@ TROUBLESHOOTING = [
         "or set the API base URL under Advanced settings.",
     ),
 ]
-FIELDS = ("name", "project_id", "region", "deletion_behavior", "max_in_flight", "rate", "api_base_url")
+FIELDS = (
+    "name",
+    "project_id",
+    "region",
+    "deletion_behavior",
+    "email_is_identity",
+    "max_in_flight",
+    "rate",
+    "timezone",
+    "api_base_url",
+)
+CHECKBOXES = frozenset({"email_is_identity"})
 
 
 def _principal(request: Request) -> Principal:
@@ -70,7 +81,20 @@ def _principal(request: Request) -> Principal:
 
 
 def _form_values(form: Any) -> dict[str, str]:
-    return {k: str(form.get(k) or "").strip() for k in FIELDS}
+    values = {k: str(form.get(k) or "").strip() for k in FIELDS}
+    for k in CHECKBOXES:  # an unticked box sends nothing
+        values[k] = "true" if values[k] in ("on", "true") else "false"
+    values["timezone"] = values["timezone"] or "UTC"
+    return values
+
+
+def _text(value: Any) -> str:
+    """A stored setting as the form shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _input(values: dict[str, str], passcode: str) -> dict[str, Any]:
@@ -155,7 +179,7 @@ async def _show(request: Request, connection_id: str, status: int = 200, **conte
         except NotFound as exc:
             return render(request, "error.html", 404, title="No such connection", detail=str(exc))
     view = svc.connection_view(conn)
-    context.setdefault("values", {k: "" if view[k] is None else str(view[k]) for k in FIELDS})
+    context.setdefault("values", {k: _text(view[k]) for k in FIELDS})
     context.setdefault("errors", {})
     return render(
         request,
@@ -215,7 +239,7 @@ async def edit_connection_submit(connection_id: str, request: Request) -> Respon
         current = svc.connection_view(conn)
         changed: dict[str, Any] = {}
         for key in FIELDS:
-            now_value = "" if current[key] is None else str(current[key])
+            now_value = _text(current[key])
             if values[key] != now_value:
                 changed[key] = values[key] or None
         if passcode:  # empty keeps the stored passcode
