@@ -15,7 +15,6 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -56,7 +55,6 @@ class WorkerOptions:
 class WorkerStats:
     steps: int = 0
     tasks: int = 0
-    dropped: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -95,7 +93,6 @@ class Worker:
     async def run(
         self,
         stop: asyncio.Event | None = None,
-        until: Callable[[], bool] | None = None,
         until_done: bool = False,
     ) -> None:
         """Work until ``stop`` is set, or (``until_done``) until no unfinished task remains."""
@@ -116,8 +113,6 @@ class Worker:
                     continue
                 if started:
                     continue
-                if until is not None and until():
-                    return
                 if until_done and not await self.has_open_tasks():
                     return
                 await self._idle(stop)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rightly.domain.clock import iso
-from rightly.domain.enums import TERMINAL_REQUEST, Phase, Priority, RequestType, TaskStatus
+from rightly.domain.enums import TERMINAL_REQUEST, Phase, RequestType, TaskStatus
 from rightly.engine.queue import PHASE_PRIORITY, refresh_request, refresh_requests
 from rightly.services.errors import Conflict, InvalidInput, NotFound
 from rightly.services.runtime import Runtime
@@ -271,6 +271,3 @@ def task_view(task: Task) -> dict[str, Any]:
         "last_checked_at": iso(task.last_checked_at),
         "completed_at": iso(task.completed_at),
     }
-
-
-__all__ = ["Priority", "cancel", "get_request", "list_requests", "request_view", "retry", "submit"]
