@@ -7,14 +7,13 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from rightly.connectors.clevertap import steps
-from rightly.connectors.clevertap.api import Account
 from rightly.connectors.clevertap.client import CleverTapClient
 from rightly.connectors.clevertap.schedule import VerifySchedule
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
 from rightly.domain.work import ConnectionConfig, TaskUpdate
 from rightly.engine.queue import snapshot
-from rightly.http.budget import Budget, Limits
+from rightly.http.budget import Budget
 from rightly.store.models import Connection, Task
 from rightly.store.secrets import Secrets
 
@@ -55,14 +54,12 @@ class Dispatcher:
         self.inflight: steps.InFlight = {}  # single-flight lookups across this worker's steps
 
     def context(self, config: ConnectionConfig, record_intent: steps.RecordIntent) -> steps.StepContext:
-        account = Account(config.project_id, config.passcode, config.region, config.api_base_url)
-        limits = Limits(max_in_flight=config.max_in_flight, rate=config.rate)
-        client = CleverTapClient(
+        client = CleverTapClient.for_project(
             self.http,
             self.budget,
             self.clock,
-            account,
-            limits,
+            config,
+            config.passcode,
             timeout=self.timeout,
             max_wait=self.budget_wait,
         )

@@ -10,13 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.connectors.clevertap.api import Account
 from rightly.connectors.clevertap.client import CleverTapClient
 from rightly.connectors.clevertap.validate import Validation, validate
 from rightly.domain.clock import iso
 from rightly.domain.enums import ConnectionHealth, DeletionBehavior
 from rightly.domain.regions import REGIONS, UnknownRegion, region
-from rightly.http.budget import Limits
 from rightly.services.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Task
@@ -82,9 +80,9 @@ def _region_code(value: str) -> str:
 
 
 def _client(rt: Runtime, data: ConnectionInput | Connection, passcode: str) -> CleverTapClient:
-    account = Account(data.project_id, passcode, data.region, data.api_base_url)
-    limits = Limits(max_in_flight=data.max_in_flight, rate=data.rate)
-    return CleverTapClient(rt.http, rt.budget, rt.clock, account, limits, timeout=rt.settings.http_timeout)
+    return CleverTapClient.for_project(
+        rt.http, rt.budget, rt.clock, data, passcode, timeout=rt.settings.http_timeout
+    )
 
 
 def _failed(validation: Validation) -> ValidationFailed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -35,6 +36,21 @@ class CallRecord:
     verdict: Verdict
 
 
+class ProjectSettings(Protocol):
+    """What a client needs of a connection (a stored one, a form's input, a step's config)."""
+
+    @property
+    def project_id(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def api_base_url(self) -> str | None: ...
+    @property
+    def max_in_flight(self) -> int: ...
+    @property
+    def rate(self) -> float: ...
+
+
 class CleverTapClient:
     def __init__(
         self,
@@ -54,6 +70,22 @@ class CleverTapClient:
         self.limits = limits
         self.timeout = timeout
         self.max_wait = max_wait
+
+    @classmethod
+    def for_project(
+        cls,
+        http: httpx.AsyncClient,
+        budget: Budget,
+        clock: Clock,
+        project: ProjectSettings,
+        passcode: str,
+        *,
+        timeout: float = 20.0,
+        max_wait: float = 5.0,
+    ) -> CleverTapClient:
+        account = Account(project.project_id, passcode, project.region, project.api_base_url)
+        limits = Limits(max_in_flight=project.max_in_flight, rate=project.rate)
+        return cls(http, budget, clock, account, limits, timeout=timeout, max_wait=max_wait)
 
     async def send(self, request: httpx.Request, call: Call, priority: Priority) -> CallRecord:
         key = self.account.budget_key
