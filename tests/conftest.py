@@ -15,13 +15,15 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import redis
 
-from rightly.domain.clock import FakeClock
+from rightly.domain.clock import Clock, FakeClock
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.services.runtime import Runtime, open_runtime
 from rightly.settings import Settings
 
 PG_URL = os.environ.get("RIGHTLY_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("RIGHTLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PROJECT, PASSCODE, REGION = "TEST-ACC-1", "pc-correct-horse", "us1"
 
 
@@ -42,6 +44,16 @@ def pg_url() -> str:
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         unavailable(f"PostgreSQL not reachable at {PG_URL} (set RIGHTLY_TEST_PG_URL): {exc}")
     return PG_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis not reachable at {REDIS_URL} (set RIGHTLY_TEST_REDIS_URL): {exc}")
+    return REDIS_URL
 
 
 def drop_schema(url: str, schema: str) -> None:
@@ -83,6 +95,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 def emulator(clock: FakeClock) -> EmulatorState:
     """An emulator with one us1 project holding two profiles."""
+    return sample_emulator(clock)
+
+
+def sample_emulator(clock: Clock) -> EmulatorState:
+    """One us1 project holding Ada (two devices, an event summary) and Grace."""
     state = EmulatorState(clock=clock, seed=1)
     acct = state.add_account(PROJECT, PASSCODE, REGION)
     acct.add_profile(

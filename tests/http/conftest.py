@@ -1,29 +1,12 @@
-"""Fixtures for the http tests: a Redis to share budgets through, when one is running."""
+"""Fixtures for the http tests: Redis keys of each test's own (``redis_url`` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
-
-REDIS_URL = os.environ.get("RIGHTLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The test Redis; skipped with the reason when it does not answer, but failed under CI=true."""
-    try:
-        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1) as client:
-            client.ping()
-    except redis.RedisError as exc:
-        reason = f"Redis not reachable at {REDIS_URL} (set RIGHTLY_TEST_REDIS_URL): {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return REDIS_URL
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rightly.emulator import EmulatorState
-from tests.conftest import PASSCODE, PROJECT, REGION
+from tests.conftest import PASSCODE, PROJECT, REGION, sample_emulator
 from tests.web.live import PASSWORD, Live, ShiftableClock, live_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,15 +46,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     clock = ShiftableClock()
-    emulator = EmulatorState(clock=clock, seed=1)
-    acct = emulator.add_account(PROJECT, PASSCODE, REGION)
-    acct.add_profile(
-        identity="user-42",
-        email="ada@example.com",
-        profile_data={"Name": "Ada Lovelace", "Plan": "gold"},
-        events={"App Launched": {"count": 12, "first_seen": 1_700_000_000, "last_seen": 1_760_000_000}},
-        object_ids=["obj-ada-ios", "obj-ada-web"],
-    )
+    emulator = sample_emulator(clock)
     with live_server(tmp_path / "home", emulator, clock) as server:
         yield server
 
