@@ -211,19 +211,9 @@ async def update_connection(
             raise Conflict(f"a connection named {fields['name']!r} already exists")
     passcode_secret = fields.pop("passcode", None)
     passcode = patch.passcode.get_secret_value() if passcode_secret is not None and patch.passcode else None
-    merged: dict[str, Any] = {
-        "name": conn.name,
-        "project_id": conn.project_id,
-        "passcode": passcode or rt.secrets.decrypt(conn.passcode_encrypted),
-        "region": conn.region,
-        "deletion_behavior": conn.deletion_behavior,
-        "email_is_identity": conn.email_is_identity,
-        "max_in_flight": conn.max_in_flight,
-        "rate": conn.rate,
-        "verify_interval": conn.verify_interval,
-        "api_base_url": conn.api_base_url,
-        "timezone": conn.timezone,
-    } | {k: v for k, v in fields.items()}
+    merged: dict[str, Any] = (
+        _settings(conn) | {"passcode": passcode or rt.secrets.decrypt(conn.passcode_encrypted)} | fields
+    )
     try:
         data = ConnectionInput(**merged)
     except ValueError as exc:
@@ -236,17 +226,7 @@ async def update_connection(
         conn.health = ConnectionHealth.OK
         conn.health_detail = "; ".join(c.detail for c in validation.checks)
         conn.last_tested_at = rt.clock.now()
-    for key in (
-        "name",
-        "project_id",
-        "region",
-        "email_is_identity",
-        "max_in_flight",
-        "rate",
-        "verify_interval",
-        "api_base_url",
-        "timezone",
-    ):
+    for key in SETTINGS:
         setattr(conn, key, getattr(data, key))
     conn.deletion_behavior = data.deletion_behavior.value
     if passcode:
@@ -279,22 +259,32 @@ async def remove_connection(session: AsyncSession, rt: Runtime, name_or_id: str)
     return conn, canceled
 
 
+# A connection's settings, as ConnectionInput names them (the passcode aside).
+SETTINGS = (
+    "name",
+    "project_id",
+    "region",
+    "deletion_behavior",
+    "email_is_identity",
+    "max_in_flight",
+    "rate",
+    "verify_interval",
+    "api_base_url",
+    "timezone",
+)
+
+
+def _settings(conn: Connection) -> dict[str, Any]:
+    return {key: getattr(conn, key) for key in SETTINGS}
+
+
 def connection_view(conn: Connection) -> dict[str, Any]:
     """A connection as the faces show it: never the passcode, not even encrypted."""
     return {
         "id": conn.id,
-        "name": conn.name,
+        **_settings(conn),
         "vendor": conn.vendor,
-        "project_id": conn.project_id,
-        "region": conn.region,
         "region_name": REGIONS[conn.region].name if conn.region in REGIONS else conn.region,
-        "deletion_behavior": conn.deletion_behavior,
-        "email_is_identity": conn.email_is_identity,
-        "max_in_flight": conn.max_in_flight,
-        "rate": conn.rate,
-        "verify_interval": conn.verify_interval,
-        "api_base_url": conn.api_base_url,
-        "timezone": conn.timezone,
         "health": conn.health,
         "health_detail": conn.health_detail,
         "last_tested_at": iso(conn.last_tested_at),
