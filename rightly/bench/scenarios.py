@@ -124,9 +124,9 @@ async def run_http(
                 stop = asyncio.Event()
                 phases = ["resolve", "submit"] if deletion else None
 
-                async def watch() -> None:
+                async def watch() -> None:  # the end time comes from the database, not from here
                     while await open_count(rt, phases):
-                        await asyncio.sleep(0.05)
+                        await asyncio.sleep(0.25)
                     stop.set()
 
                 with PeakMemory() as mem:

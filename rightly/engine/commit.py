@@ -2,7 +2,9 @@
 
 Under load many steps finish within milliseconds of each other; persisting each in its own
 transaction costs more CPU than the steps themselves. A step hands its updates here and waits;
-one flusher writes everything queued so far in a single transaction, then the next batch.
+one flusher gathers for ``window`` seconds (real time: a few milliseconds, so a finished step is
+recorded at once for any reader) and writes everything queued so far in a single transaction,
+then the next batch.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ log = logging.getLogger(__name__)
 
 
 class GroupCommit:
-    def __init__(self, db: Database, owner: str, clock: Clock) -> None:
+    def __init__(self, db: Database, owner: str, clock: Clock, window: float = 0.0) -> None:
         self.db = db
         self.owner = owner
         self.clock = clock
+        self.window = window
         self._waiting: list[tuple[list[TaskUpdate], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.transactions = 0
@@ -37,6 +40,8 @@ class GroupCommit:
 
     async def _flush(self) -> None:
         while self._waiting:
+            if self.window > 0:
+                await asyncio.sleep(self.window)  # let steps finishing meanwhile share the transaction
             batch, self._waiting = self._waiting, []
             try:
                 await self._write([u for updates, _ in batch for u in updates])

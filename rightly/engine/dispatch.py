@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
+from sqlalchemy import Row
 
 from rightly.connectors.clevertap import steps
 from rightly.connectors.clevertap.client import CleverTapClient
 from rightly.connectors.clevertap.schedule import VerifySchedule
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
-from rightly.domain.work import ConnectionConfig, TaskUpdate
-from rightly.engine.queue import snapshot
+from rightly.domain.work import ConnectionConfig, TaskSnapshot, TaskUpdate
 from rightly.http.budget import Budget
-from rightly.store.models import Connection, Task
+from rightly.store.models import Connection
 from rightly.store.secrets import Secrets
 
 
-def connection_config(conn: Connection, secrets: Secrets) -> ConnectionConfig:
+def connection_config(conn: Connection | Row[Any], secrets: Secrets) -> ConnectionConfig:
     return ConnectionConfig(
         id=conn.id,
         name=conn.name,
@@ -52,6 +53,16 @@ class Dispatcher:
         self.timeout = timeout
         self.budget_wait = budget_wait
         self.inflight: steps.InFlight = {}  # single-flight lookups across this worker's steps
+        self._configs: dict[str, tuple[float, ConnectionConfig]] = {}
+
+    def config(self, conn: Row[Any]) -> ConnectionConfig:
+        """The connection's settings with its passcode decrypted, decrypted again only once the
+        connection has changed."""
+        cached = self._configs.get(conn.id)
+        if cached is None or cached[0] != conn.updated_at:
+            cached = (conn.updated_at, connection_config(conn, self.secrets))
+            self._configs[conn.id] = cached
+        return cached[1]
 
     def context(self, config: ConnectionConfig, record_intent: steps.RecordIntent) -> steps.StepContext:
         client = CleverTapClient.for_project(
@@ -67,11 +78,13 @@ class Dispatcher:
         return steps.StepContext(client, config, schedule, record_intent, self.inflight)
 
     async def run(
-        self, tasks: list[Task], record_intent: Callable[[list[str]], Awaitable[None]]
+        self,
+        conn: Row[Any],
+        snaps: list[TaskSnapshot],
+        record_intent: Callable[[list[str]], Awaitable[None]],
     ) -> list[TaskUpdate]:
-        """Run one step for ``tasks`` (all of one connection; several only for a submit batch)."""
-        ctx = self.context(connection_config(tasks[0].connection, self.secrets), record_intent)
-        snaps = [snapshot(t) for t in tasks]
+        """Run one step for ``snaps`` (all of connection ``conn``; several only for a submit batch)."""
+        ctx = self.context(self.config(conn), record_intent)
         phase = Phase(snaps[0].phase)
         if phase is Phase.SUBMIT:
             return await steps.run_submit(ctx, snaps)

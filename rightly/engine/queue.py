@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from rightly.domain.enums import Phase, Priority, TaskStatus
 from rightly.domain.states import rollup, transition
@@ -22,6 +22,10 @@ from rightly.engine.retry import BUSY_SECONDS, MAX_ATTEMPTS, backoff
 from rightly.store.models import Connection, Evidence, Request, Task
 
 log = logging.getLogger(__name__)
+# The hot path uses the tables directly (Core): no ORM objects to build, track and flush.
+T = cast(Table, Task.__table__)
+R = cast(Table, Request.__table__)
+E = cast(Table, Evidence.__table__)
 
 PHASE_PRIORITY = {
     Phase.LOOKUP: Priority.INTERACTIVE,
@@ -30,6 +34,33 @@ PHASE_PRIORITY = {
     Phase.VERIFY: Priority.VERIFY,
     Phase.DONE: Priority.VERIFY,
 }
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A task leased to this worker: what its step sees, and which connection it runs against."""
+
+    snapshot: TaskSnapshot
+    connection_id: str
+
+
+_SNAPSHOT = (
+    T.c.id,
+    T.c.request_id,
+    R.c.type,
+    R.c.email,
+    R.c.user_id,
+    T.c.status,
+    T.c.phase,
+    T.c.targets,
+    T.c.attempts,
+    T.c.submit_count,
+    T.c.submitted_at,
+    T.c.first_submitted_at,
+    T.c.checks,
+    T.c.created_at,
+    T.c.connection_id,
+)
 
 
 async def lease(
@@ -42,45 +73,49 @@ async def lease(
     exclude_phases: Sequence[str] | None = None,
     connection_id: str | None = None,
     due_by: float | None = None,
-) -> list[Task]:
+) -> list[Leased]:
     """Take up to ``limit`` tasks due by ``due_by`` (default: now), highest priority then oldest
-    due first, and lease them to ``owner``."""
+    due first, and lease them to ``owner``: three statements and a commit, however many tasks."""
     if limit <= 0:
         return []
     query = (
-        select(Task.id)
-        .where(Task.done.is_(False), Task.next_run_at <= (now if due_by is None else due_by))
-        .where((Task.lease_until.is_(None)) | (Task.lease_until < now))
-        .order_by(Task.priority, Task.next_run_at)
+        select(T.c.id)
+        .where(T.c.done.is_(False), T.c.next_run_at <= (now if due_by is None else due_by))
+        .where((T.c.lease_until.is_(None)) | (T.c.lease_until < now))
+        .order_by(T.c.priority, T.c.next_run_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     if phases:
-        query = query.where(Task.phase.in_(phases))
+        query = query.where(T.c.phase.in_(phases))
     if exclude_phases:
-        query = query.where(Task.phase.not_in(exclude_phases))
+        query = query.where(T.c.phase.not_in(exclude_phases))
     if connection_id is not None:
-        query = query.where(Task.connection_id == connection_id)
+        query = query.where(T.c.connection_id == connection_id)
     ids = list((await session.execute(query)).scalars())
     if not ids:
         await session.commit()
         return []
+    starting = T.c.status == TaskStatus.NOT_STARTED
     await session.execute(
-        update(Task).where(Task.id.in_(ids)).values(lease_owner=owner, lease_until=now + lease_seconds)
+        update(T)
+        .where(T.c.id.in_(ids))
+        .values(
+            lease_owner=owner,
+            lease_until=now + lease_seconds,
+            status=case((starting, TaskStatus.PENDING), else_=T.c.status),
+            updated_at=case((starting, now), else_=T.c.updated_at),
+        )
     )
-    await session.execute(
-        update(Task)
-        .where(Task.id.in_(ids), Task.status == TaskStatus.NOT_STARTED)
-        .values(status=TaskStatus.PENDING, updated_at=now)
-    )
-    await session.commit()
     rows = await session.execute(
-        select(Task)
-        .where(Task.id.in_(ids), Task.lease_owner == owner)
-        .options(joinedload(Task.request), joinedload(Task.connection))
-        .execution_options(populate_existing=True)
+        select(*_SNAPSHOT)
+        .join_from(T, R, T.c.request_id == R.c.id)
+        .where(T.c.id.in_(ids))
+        .order_by(T.c.priority, T.c.next_run_at)
     )
-    return list(rows.scalars())
+    leased = [Leased(TaskSnapshot(*row[:-1]), row[-1]) for row in rows]
+    await session.commit()
+    return leased
 
 
 async def connections_with_due(session: AsyncSession, now: float, phase: str) -> list[str]:
@@ -114,46 +149,30 @@ async def record_intent(session: AsyncSession, owner: str, task_ids: list[str], 
     await session.commit()
 
 
-def snapshot(task: Task) -> TaskSnapshot:
-    req = task.request
-    return TaskSnapshot(
-        id=task.id,
-        request_id=task.request_id,
-        request_type=req.type,
-        email=req.email,
-        user_id=req.user_id,
-        status=task.status,
-        phase=task.phase,
-        targets=dict(task.targets) if task.targets else None,
-        attempts=task.attempts,
-        submit_count=task.submit_count,
-        submitted_at=task.submitted_at,
-        first_submitted_at=task.first_submitted_at,
-        checks=task.checks,
-        created_at=task.created_at,
-    )
-
-
 async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], now: float) -> None:
     """Write step outcomes for tasks still leased to ``owner`` and roll their requests' status up,
     in one transaction with a handful of statements however many updates there are."""
-    ids = [u.task_id for u in updates]
     rows = await session.execute(
-        select(Task).where(Task.id.in_(ids)).with_for_update().execution_options(populate_existing=True)
+        select(T.c.id, T.c.lease_owner, T.c.done, T.c.status, T.c.attempts, T.c.phase)
+        .add_columns(T.c.request_id, T.c.connection_id)
+        .where(T.c.id.in_([u.task_id for u in updates]))
+        .with_for_update()
     )
-    tasks = {t.id: t for t in rows.scalars()}
+    current = {row.id: row for row in rows}
     touched: set[str] = set()
     failing: dict[str, str] = {}
     evidence: list[dict[str, Any]] = []
+    writes: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
     for upd in updates:
-        task = tasks.get(upd.task_id)
-        if task is None or task.lease_owner != owner or task.done:
+        row = current.get(upd.task_id)
+        if row is None or row.lease_owner != owner or row.done:
             log.info("dropping the outcome for task %s: lease lost or task already finished", upd.task_id)
             continue
-        _apply(task, upd, now)
+        values = _apply(row, upd, now)
+        writes[frozenset(values)].append({"b_id": row.id, **values})
         evidence += [
             {
-                "task_id": task.id,
+                "task_id": row.id,
                 "at": ev.at,
                 "kind": ev.kind,
                 "method": ev.method,
@@ -166,11 +185,12 @@ async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], 
             for ev in upd.evidence
         ]
         if upd.connection_failing:
-            failing[task.connection_id] = upd.connection_failing
-        touched.add(task.request_id)
-    await session.flush()
+            failing[row.connection_id] = upd.connection_failing
+        touched.add(row.request_id)
+    for params in writes.values():  # one executemany per set of changed columns
+        await session.execute(update(T).where(T.c.id == bindparam("b_id")), params)
     if evidence:
-        await session.execute(insert(Evidence), evidence)
+        await session.execute(insert(E), evidence)
     for connection_id, reason in failing.items():
         await session.execute(
             update(Connection)
@@ -181,61 +201,54 @@ async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], 
     await session.commit()
 
 
-def _apply(task: Task, upd: TaskUpdate, now: float) -> None:
+def _apply(row: Row[Any], upd: TaskUpdate, now: float) -> dict[str, Any]:
+    """The column values ``upd`` sets on the task in ``row`` (leased, not finished)."""
     changes: dict[str, Any] = dict(upd.changes)
+    values: dict[str, Any] = {}
+    attempts = row.attempts
     if upd.busy and not changes:
-        task.next_run_at = now + BUSY_SECONDS
+        values["next_run_at"] = now + BUSY_SECONDS
     elif upd.retry:
-        task.attempts += 1
-        if task.attempts >= MAX_ATTEMPTS:
+        attempts += 1
+        if attempts >= MAX_ATTEMPTS:
             changes |= {
                 "status": TaskStatus.ERROR,
                 "detail": "CleverTap kept failing",
-                "error": f"gave up after {task.attempts} attempts; last: {upd.retry}",
+                "error": f"gave up after {attempts} attempts; last: {upd.retry}",
                 "done": True,
                 "phase": Phase.DONE,
                 "completed_at": now,
             }
         else:
-            task.next_run_at = now + backoff(task.attempts)
-            changes.setdefault("detail", f"retrying (attempt {task.attempts + 1}): {upd.retry}"[:300])
+            values["next_run_at"] = now + backoff(attempts)
+            changes.setdefault("detail", f"retrying (attempt {attempts + 1}): {upd.retry}"[:300])
     else:
-        task.attempts = 0
+        attempts = 0
     if "status" in changes:
-        task.status = transition(task.status, changes.pop("status"))
-    for name, value in changes.items():
-        setattr(task, name, value)
-    if "phase" in upd.changes:
-        task.priority = int(PHASE_PRIORITY[Phase(task.phase)])
-    task.lease_owner = None
-    task.lease_until = None
-    task.updated_at = now
+        changes["status"] = transition(row.status, changes["status"])
+    values |= changes
+    if "phase" in changes:
+        values["priority"] = int(PHASE_PRIORITY[Phase(changes["phase"])])
+    values |= {"attempts": attempts, "lease_owner": None, "lease_until": None, "updated_at": now}
+    return values
 
 
-async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> list[Request]:
-    """Roll each request's status up from its tasks' (two queries for any number of requests)."""
+async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> None:
+    """Roll each request's status up from its tasks' (three statements for any number of requests)."""
     if not request_ids:
-        return []
+        return
     statuses: dict[str, list[str]] = defaultdict(list)
-    rows = await session.execute(select(Task.request_id, Task.status).where(Task.request_id.in_(request_ids)))
+    rows = await session.execute(select(T.c.request_id, T.c.status).where(T.c.request_id.in_(request_ids)))
     for request_id, status in rows:
         statuses[request_id].append(status)
-    reqs = await session.execute(
-        select(Request)
-        .where(Request.id.in_(request_ids))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    found = list(reqs.scalars())
-    for req in found:
-        new = rollup(statuses[req.id])
-        if new != req.status:
-            req.status = new
-            req.updated_at = now
-            req.completed_at = now if new in ("complete", "error", "canceled") else None
-    return found
-
-
-async def refresh_request(session: AsyncSession, request_id: str, now: float) -> Request:
-    (req,) = await refresh_requests(session, {request_id}, now)
-    return req
+    found = await session.execute(select(R.c.id, R.c.status).where(R.c.id.in_(request_ids)).with_for_update())
+    changed = []
+    for request_id, old in found:
+        new = rollup(statuses[request_id])
+        if new != old:
+            done = new in ("complete", "error", "canceled")
+            changed.append(
+                {"b_id": request_id, "status": new, "updated_at": now, "completed_at": now if done else None}
+            )
+    if changed:
+        await session.execute(update(R).where(R.c.id == bindparam("b_id")), changed)

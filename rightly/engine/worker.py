@@ -16,15 +16,16 @@ import socket
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.connectors.clevertap.steps import SUBMIT_HOLD
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
-from rightly.domain.work import TaskUpdate
+from rightly.domain.work import TaskSnapshot, TaskUpdate
 from rightly.engine import queue
 from rightly.engine.commit import GroupCommit
 from rightly.engine.dispatch import Dispatcher
@@ -48,6 +49,7 @@ class WorkerOptions:
     lease_horizon: float = 2.0
     submit_lookahead: float = SUBMIT_HOLD  # seconds: submissions due this soon join a due batch
     fill_interval: float = 0.02  # real seconds to gather finished steps before leasing again
+    commit_window: float = 0.05  # real seconds finished steps gather to share one transaction
     empty_fill_interval: float = 0.2  # the same, after a lease that found nothing due
 
 
@@ -81,10 +83,11 @@ class Worker:
             secrets, http, budget, clock, self.options.timeout, self.options.budget_wait
         )
         self.stats = WorkerStats()
-        self.commits = GroupCommit(db, self.owner, clock)
+        self.commits = GroupCommit(db, self.owner, clock, self.options.commit_window)
         self.wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._stepping: Counter[str] = Counter()  # lookup/resolve/verify steps running, per connection
+        self._connections: dict[str, Row[Any]] = {}  # the live connections, as the last fill read them
 
     def poke(self) -> None:
         """New work was queued in this process: stop idling."""
@@ -145,8 +148,9 @@ class Worker:
             return 0
         now = self.clock.now()
         opts = self.options
+        singles: list[queue.Leased] = []
+        submits: list[queue.Leased] = []
         async with self.db.session() as s:
-            tasks: list[Task] = []
             for conn_id, room in await self._room(s):
                 # Interactive work first, then resolve and verify steps, within the room.
                 for phases, exclude in (([Phase.LOOKUP], None), (None, [Phase.LOOKUP, Phase.SUBMIT])):
@@ -165,9 +169,10 @@ class Worker:
                     )
                     room -= len(got)
                     free -= len(got)
-                    tasks += got
-            submits: list[Task] = []
+                    singles += got
             for conn_id in await queue.connections_with_due(s, now, Phase.SUBMIT):
+                if conn_id not in self._connections:
+                    continue  # removed: its tasks were canceled with it
                 # Once one submission of a connection is due, take those due within the hold as well:
                 # deletions resolved moments apart share one call, and none waits more than the hold.
                 submits += await queue.lease(
@@ -180,47 +185,44 @@ class Worker:
                     connection_id=conn_id,
                     due_by=now + opts.submit_lookahead,
                 )
-        groups: dict[str, list[Task]] = {}
-        for task in submits:
-            groups.setdefault(task.connection_id, []).append(task)
-        for task in tasks:
-            self._start([task])
+        groups: dict[str, list[queue.Leased]] = {}
+        for item in submits:
+            groups.setdefault(item.connection_id, []).append(item)
+        for item in singles:
+            self._start([item])
         for group in groups.values():
             self._start(group)
-        return len(tasks) + len(submits)
+        return len(singles) + len(submits)
 
     async def _room(self, session: AsyncSession) -> list[tuple[str, int]]:
         """Per connection, how many more single-task steps to lease: what its budget serves within
-        ``lease_horizon``, less the steps already running."""
-        rows = await session.execute(
-            select(Connection.id, Connection.rate, Connection.max_in_flight).where(
-                Connection.removed_at.is_(None)
-            )
-        )
+        ``lease_horizon``, less the steps already running. Also refreshes the connections' settings."""
+        rows = await session.execute(select(Connection.__table__).where(Connection.removed_at.is_(None)))
+        self._connections = {row.id: row for row in rows}
         room = []
-        for conn_id, rate, max_in_flight in rows:
-            cap = max(max_in_flight, math.ceil(rate * self.options.lease_horizon))
+        for conn_id, conn in self._connections.items():
+            cap = max(conn.max_in_flight, math.ceil(conn.rate * self.options.lease_horizon))
             room.append((conn_id, cap - self._stepping[conn_id]))
         return [(c, r) for c, r in room if r > 0]
 
-    def _start(self, tasks: list[Task]) -> None:
-        job = asyncio.create_task(self._step(tasks))
+    def _start(self, items: list[queue.Leased]) -> None:
+        conn_id = items[0].connection_id
+        job = asyncio.create_task(self._step(self._connections[conn_id], [i.snapshot for i in items]))
         self._running.add(job)
         job.add_done_callback(self._running.discard)
-        if tasks[0].phase != Phase.SUBMIT:
-            conn_id = tasks[0].connection_id
+        if items[0].snapshot.phase != Phase.SUBMIT:
             self._stepping[conn_id] += 1
             job.add_done_callback(lambda _: self._stepping.subtract([conn_id]))
 
-    async def _step(self, tasks: list[Task]) -> None:
+    async def _step(self, conn: Row[Any], snaps: list[TaskSnapshot]) -> None:
         self.stats.steps += 1
-        self.stats.tasks += len(tasks)
+        self.stats.tasks += len(snaps)
         try:
-            updates = await self.dispatch.run(tasks, self._record_intent)
+            updates = await self.dispatch.run(conn, snaps, self._record_intent)
         except Exception as exc:  # a bug must not lose the task: retry it later, and say why
-            log.exception("step failed for tasks %s", [t.id for t in tasks])
+            log.exception("step failed for tasks %s", [t.id for t in snaps])
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-            updates = [TaskUpdate(t.id, retry=f"internal error: {type(exc).__name__}") for t in tasks]
+            updates = [TaskUpdate(t.id, retry=f"internal error: {type(exc).__name__}") for t in snaps]
         await self.commits.persist(updates)
 
     async def _record_intent(self, task_ids: list[str]) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from rightly.domain.clock import iso
 from rightly.domain.enums import TERMINAL_REQUEST, Phase, RequestType, TaskStatus
-from rightly.engine.queue import PHASE_PRIORITY, refresh_request, refresh_requests
+from rightly.engine.queue import PHASE_PRIORITY, refresh_requests
 from rightly.services.errors import Conflict, InvalidInput, NotFound
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Request, Task
@@ -211,7 +211,7 @@ async def retry(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
         task.lease_until = None
         task.updated_at = now
     await session.flush()
-    await refresh_request(session, req.id, now)
+    await refresh_requests(session, {req.id}, now)
     await session.commit()
     rt.poke()
     return await get_request(session, req.id)
