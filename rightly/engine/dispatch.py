@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from sqlalchemy import Row
 
 from rightly.connectors.clevertap import steps
@@ -15,6 +14,7 @@ from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
 from rightly.domain.work import ConnectionConfig, TaskSnapshot, TaskUpdate
 from rightly.http.budget import Budget
+from rightly.http.vendor import VendorHTTP
 from rightly.store.models import Connection
 from rightly.store.secrets import Secrets
 
@@ -40,7 +40,7 @@ class Dispatcher:
     def __init__(
         self,
         secrets: Secrets,
-        http: httpx.AsyncClient,
+        http: VendorHTTP,
         budget: Budget,
         clock: Clock,
         timeout: float,

@@ -75,7 +75,8 @@ async def lease(
     due_by: float | None = None,
 ) -> list[Leased]:
     """Take up to ``limit`` tasks due by ``due_by`` (default: now), highest priority then oldest
-    due first, and lease them to ``owner``: three statements and a commit, however many tasks."""
+    due first, and lease them to ``owner``: three statements however many tasks. The caller
+    commits (the worker leases and persists in one transaction per round)."""
     if limit <= 0:
         return []
     query = (
@@ -94,7 +95,6 @@ async def lease(
         query = query.where(T.c.connection_id == connection_id)
     ids = list((await session.execute(query)).scalars())
     if not ids:
-        await session.commit()
         return []
     starting = T.c.status == TaskStatus.NOT_STARTED
     await session.execute(
@@ -113,9 +113,7 @@ async def lease(
         .where(T.c.id.in_(ids))
         .order_by(T.c.priority, T.c.next_run_at)
     )
-    leased = [Leased(TaskSnapshot(*row[:-1]), row[-1]) for row in rows]
-    await session.commit()
-    return leased
+    return [Leased(TaskSnapshot(*row[:-1]), row[-1]) for row in rows]
 
 
 async def connections_with_due(session: AsyncSession, now: float, phase: str) -> list[str]:
@@ -150,8 +148,8 @@ async def record_intent(session: AsyncSession, owner: str, task_ids: list[str], 
 
 
 async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], now: float) -> None:
-    """Write step outcomes for tasks still leased to ``owner`` and roll their requests' status up,
-    in one transaction with a handful of statements however many updates there are."""
+    """Write step outcomes for tasks still leased to ``owner`` and roll their requests' status up:
+    a handful of statements however many updates there are. The caller commits."""
     rows = await session.execute(
         select(T.c.id, T.c.lease_owner, T.c.done, T.c.status, T.c.attempts, T.c.phase)
         .add_columns(T.c.request_id, T.c.connection_id)
@@ -198,7 +196,6 @@ async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], 
             .values(health="failing", health_detail=reason, updated_at=now)
         )
     await refresh_requests(session, touched, now)
-    await session.commit()
 
 
 def _apply(row: Row[Any], upd: TaskUpdate, now: float) -> dict[str, Any]:

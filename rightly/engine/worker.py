@@ -18,7 +18,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +26,9 @@ from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
 from rightly.domain.work import TaskSnapshot, TaskUpdate
 from rightly.engine import queue
-from rightly.engine.commit import GroupCommit
 from rightly.engine.dispatch import Dispatcher
 from rightly.http.budget import Budget
+from rightly.http.vendor import VendorHTTP
 from rightly.store.db import Database
 from rightly.store.models import Connection, Task
 from rightly.store.secrets import Secrets
@@ -48,8 +47,7 @@ class WorkerOptions:
     # Background steps leased per connection: what its budget serves in this many seconds.
     lease_horizon: float = 2.0
     submit_lookahead: float = SUBMIT_HOLD  # seconds: submissions due this soon join a due batch
-    fill_interval: float = 0.02  # real seconds to gather finished steps before leasing again
-    commit_window: float = 0.05  # real seconds finished steps gather to share one transaction
+    fill_interval: float = 0.05  # real seconds to gather finished steps before leasing again
     empty_fill_interval: float = 0.2  # the same, after a lease that found nothing due
 
 
@@ -69,7 +67,7 @@ class Worker:
         self,
         db: Database,
         secrets: Secrets,
-        http: httpx.AsyncClient,
+        http: VendorHTTP,
         budget: Budget,
         clock: Clock,
         options: WorkerOptions | None = None,
@@ -83,7 +81,8 @@ class Worker:
             secrets, http, budget, clock, self.options.timeout, self.options.budget_wait
         )
         self.stats = WorkerStats()
-        self.commits = GroupCommit(db, self.owner, clock, self.options.commit_window)
+        self.rounds = 0
+        self._outcomes: list[list[TaskUpdate]] = []  # finished steps' updates, for the next round
         self.wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._stepping: Counter[str] = Counter()  # lookup/resolve/verify steps running, per connection
@@ -102,19 +101,18 @@ class Worker:
         stop = stop or asyncio.Event()
         try:
             while not stop.is_set():
-                started = await self._fill()
+                started = await self._round()
                 if self._running:
                     done, _ = await asyncio.wait(
                         self._running, timeout=0.5, return_when=asyncio.FIRST_COMPLETED
                     )
-                    # Let a few more steps finish before asking the database for work again (one
-                    # lease per finished step costs more CPU than the steps do), and longer when the
-                    # last look found nothing new.
+                    # Let a few more steps finish before the next round (a round per finished step
+                    # costs more CPU than the steps do), and longer when the last found nothing new.
                     gather = self.options.fill_interval if started else self.options.empty_fill_interval
                     if done and self._running and gather > 0:
                         await asyncio.wait(self._running, timeout=gather)
                     continue
-                if started:
+                if started or self._outcomes:
                     continue
                 if until_done and not await self.has_open_tasks():
                     return
@@ -126,11 +124,46 @@ class Worker:
         """Process everything due now (and what becomes due while doing so); no waiting for later work."""
         before = self.stats.tasks
         while True:
-            started = await self._fill()
+            started = await self._round()
             if self._running:
                 await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-            elif not started:
+            elif not started and not self._outcomes:
                 return self.stats.tasks - before
+
+    async def _round(self) -> int:
+        """One transaction: write what the finished steps decided, then lease what can run now.
+
+        Should writing the outcomes together fail (one bad update), they are written one step at a
+        time instead, so the others are kept; one that still fails is logged and its task runs
+        again once its lease expires."""
+        outcomes, self._outcomes = self._outcomes, []
+        now = self.clock.now()
+        async with self.db.session() as s:
+            if outcomes:
+                try:
+                    await queue.persist(s, self.owner, [u for step in outcomes for u in step], now)
+                except Exception:
+                    await s.rollback()
+                    if len(outcomes) == 1:
+                        log.exception("could not record the outcome of tasks %s", _ids(outcomes[0]))
+                    else:
+                        await self._persist_each(outcomes, now)
+            steps = await self._fill(s, now)
+            await s.commit()
+        self.rounds += 1
+        for leased in steps:  # only once their leases are committed
+            self._start(leased)
+        return sum(len(leased) for leased in steps)
+
+    async def _persist_each(self, outcomes: list[list[TaskUpdate]], now: float) -> None:
+        log.warning("recording %d steps together failed; recording them one by one", len(outcomes))
+        for updates in outcomes:
+            try:
+                async with self.db.session() as s:
+                    await queue.persist(s, self.owner, updates, now)
+                    await s.commit()
+            except Exception:
+                log.exception("could not record the outcome of tasks %s", _ids(updates))
 
     async def has_open_tasks(self) -> bool:
         async with self.db.session() as s:
@@ -139,60 +172,54 @@ class Worker:
             ).scalar()
         return bool(count)
 
-    async def _fill(self) -> int:
-        """Lease what can run now: per connection only as many steps as its budget can serve within
+    async def _fill(self, s: AsyncSession, now: float) -> list[list[queue.Leased]]:
+        """Lease what can run now, as the steps to start: per connection only as many steps as its budget can serve within
         ``lease_horizon`` (interactive first), so leased tasks do not sit waiting for budget and
         come back busy, having spent calls for nothing; and every due submission batch."""
         free = self.options.concurrency - len(self._running)
         if free <= 0:
-            return 0
-        now = self.clock.now()
+            return []
         opts = self.options
         singles: list[queue.Leased] = []
         submits: list[queue.Leased] = []
-        async with self.db.session() as s:
-            for conn_id, room in await self._room(s):
-                # Interactive work first, then resolve and verify steps, within the room.
-                for phases, exclude in (([Phase.LOOKUP], None), (None, [Phase.LOOKUP, Phase.SUBMIT])):
-                    want = min(free, room)
-                    if want <= 0:
-                        break
-                    got = await queue.lease(
-                        s,
-                        self.owner,
-                        now,
-                        opts.lease_seconds,
-                        want,
-                        phases=phases,
-                        exclude_phases=exclude,
-                        connection_id=conn_id,
-                    )
-                    room -= len(got)
-                    free -= len(got)
-                    singles += got
-            for conn_id in await queue.connections_with_due(s, now, Phase.SUBMIT):
-                if conn_id not in self._connections:
-                    continue  # removed: its tasks were canceled with it
-                # Once one submission of a connection is due, take those due within the hold as well:
-                # deletions resolved moments apart share one call, and none waits more than the hold.
-                submits += await queue.lease(
+        for conn_id, room in await self._room(s):
+            # Interactive work first, then resolve and verify steps, within the room.
+            for phases, exclude in (([Phase.LOOKUP], None), (None, [Phase.LOOKUP, Phase.SUBMIT])):
+                want = min(free, room)
+                if want <= 0:
+                    break
+                got = await queue.lease(
                     s,
                     self.owner,
                     now,
                     opts.lease_seconds,
-                    opts.submit_batch,
-                    phases=[Phase.SUBMIT],
+                    want,
+                    phases=phases,
+                    exclude_phases=exclude,
                     connection_id=conn_id,
-                    due_by=now + opts.submit_lookahead,
                 )
+                room -= len(got)
+                free -= len(got)
+                singles += got
+        for conn_id in await queue.connections_with_due(s, now, Phase.SUBMIT):
+            if conn_id not in self._connections:
+                continue  # removed: its tasks were canceled with it
+            # Once one submission of a connection is due, take those due within the hold as well:
+            # deletions resolved moments apart share one call, and none waits more than the hold.
+            submits += await queue.lease(
+                s,
+                self.owner,
+                now,
+                opts.lease_seconds,
+                opts.submit_batch,
+                phases=[Phase.SUBMIT],
+                connection_id=conn_id,
+                due_by=now + opts.submit_lookahead,
+            )
         groups: dict[str, list[queue.Leased]] = {}
         for item in submits:
             groups.setdefault(item.connection_id, []).append(item)
-        for item in singles:
-            self._start([item])
-        for group in groups.values():
-            self._start(group)
-        return len(singles) + len(submits)
+        return [[item] for item in singles] + list(groups.values())
 
     async def _room(self, session: AsyncSession) -> list[tuple[str, int]]:
         """Per connection, how many more single-task steps to lease: what its budget serves within
@@ -223,7 +250,7 @@ class Worker:
             log.exception("step failed for tasks %s", [t.id for t in snaps])
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
             updates = [TaskUpdate(t.id, retry=f"internal error: {type(exc).__name__}") for t in snaps]
-        await self.commits.persist(updates)
+        self._outcomes.append(updates)  # written by the next round
 
     async def _record_intent(self, task_ids: list[str]) -> None:
         async with self.db.session() as s:
@@ -249,3 +276,10 @@ class Worker:
     async def _drain(self) -> None:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        if self._outcomes:
+            outcomes, self._outcomes = self._outcomes, []
+            await self._persist_each(outcomes, self.clock.now())
+
+
+def _ids(updates: list[TaskUpdate]) -> list[str]:
+    return [u.task_id for u in updates]

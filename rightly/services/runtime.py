@@ -12,6 +12,7 @@ from rightly.domain.clock import Clock, SystemClock
 from rightly.engine.worker import Worker, WorkerOptions
 from rightly.http.budget import Budget
 from rightly.http.redis_budget import budget_from_url
+from rightly.http.vendor import VendorHTTP, vendor_http
 from rightly.settings import Settings
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
@@ -23,7 +24,7 @@ class Runtime:
     db: Database
     secrets: Secrets
     clock: Clock
-    http: httpx.AsyncClient
+    http: VendorHTTP
     budget: Budget
     workers: list[Worker] = field(default_factory=list)
 
@@ -48,24 +49,28 @@ async def open_runtime(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: VendorHTTP | httpx.AsyncClient | None = None,
     budget: Budget | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open everything (migrating the database on first use) and close it all afterwards."""
+    """Open everything (migrating the database on first use) and close it all afterwards.
+
+    ``http`` carries the vendor calls: by default Rightly's own (aiohttp); an ``httpx.AsyncClient``
+    given here (the emulator mounted in-process, say) is used through ``HttpxVendor`` and left open.
+    """
     settings = settings or Settings()
     clock = clock or SystemClock()
     db = Database(settings.resolved_database_url(), settings.database_schema)
     own_http = http is None
     own_budget = budget is None
-    http = http or httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
+    vendor = vendor_http(http)
     budget = budget or budget_from_url(settings.redis_url, clock)
     try:
         await db.migrate()
         secrets = Secrets.load(settings.home, settings.secret_key)
-        yield Runtime(settings, db, secrets, clock, http, budget)
+        yield Runtime(settings, db, secrets, clock, vendor, budget)
     finally:
         if own_http:
-            await http.aclose()
+            await vendor.aclose()
         if own_budget:
             await budget.aclose()
         await db.dispose()

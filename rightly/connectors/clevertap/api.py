@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import httpx
-
 from rightly.domain.regions import region as region_named
+from rightly.http.vendor import VendorRequest
 
 LookupBy = Literal["email", "identity", "objectId"]
 DeleteBy = Literal["identity", "guid"]
@@ -35,26 +34,17 @@ class Account:
         return {"X-CleverTap-Account-Id": self.project_id, "X-CleverTap-Passcode": self.passcode}
 
 
-def lookup_request(account: Account, by: LookupBy, value: str) -> httpx.Request:
+def lookup_request(account: Account, by: LookupBy, value: str) -> VendorRequest:
     # GET without Content-Type (§2: the 2026 page says GETs should not carry it).
-    return httpx.Request(
-        "GET", f"{account.base_url}/1/profile.json", params={by: value}, headers=account.headers()
-    )
+    return VendorRequest.get(f"{account.base_url}/1/profile.json", {by: value}, account.headers())
 
 
-def delete_request(account: Account, by: DeleteBy, values: list[str]) -> httpx.Request:
+def delete_request(account: Account, by: DeleteBy, values: list[str]) -> VendorRequest:
     if not values or len(values) > MAX_DELETE_VALUES:
         raise ValueError(f"a deletion call takes 1 to {MAX_DELETE_VALUES} values, got {len(values)}")
-    headers = {**account.headers(), "Content-Type": "application/json; charset=utf-8"}
-    return httpx.Request(
-        "POST", f"{account.base_url}/1/delete/profiles.json", json={by: values}, headers=headers
+    return VendorRequest.post_json(
+        f"{account.base_url}/1/delete/profiles.json", {by: values}, account.headers()
     )
-
-
-def describe(request: httpx.Request) -> str:
-    """The call as evidence shows it: method, path and query (never a header)."""
-    query = request.url.query.decode()
-    return f"{request.method} {request.url.path}{'?' + query if query else ''}"
 
 
 def object_ids(record: dict[str, object]) -> list[str]:

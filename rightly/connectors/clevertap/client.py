@@ -10,13 +10,12 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
-
-from rightly.connectors.clevertap.api import Account, describe
+from rightly.connectors.clevertap.api import Account
 from rightly.connectors.clevertap.errors import Action, Call, Verdict, classify_exception, classify_response
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Priority
 from rightly.http.budget import Budget, Limits
+from rightly.http.vendor import VendorError, VendorHTTP, VendorRequest
 
 
 class BudgetBusy(Exception):
@@ -54,7 +53,7 @@ class ProjectSettings(Protocol):
 class CleverTapClient:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: VendorHTTP,
         budget: Budget,
         clock: Clock,
         account: Account,
@@ -74,7 +73,7 @@ class CleverTapClient:
     @classmethod
     def for_project(
         cls,
-        http: httpx.AsyncClient,
+        http: VendorHTTP,
         budget: Budget,
         clock: Clock,
         project: ProjectSettings,
@@ -87,7 +86,7 @@ class CleverTapClient:
         limits = Limits(max_in_flight=project.max_in_flight, rate=project.rate)
         return cls(http, budget, clock, account, limits, timeout=timeout, max_wait=max_wait)
 
-    async def send(self, request: httpx.Request, call: Call, priority: Priority) -> CallRecord:
+    async def send(self, request: VendorRequest, call: Call, priority: Priority) -> CallRecord:
         key = self.account.budget_key
         permit = await self.budget.acquire(key, self.limits, priority, max_wait=self.max_wait)
         if permit is None:
@@ -97,19 +96,18 @@ class CleverTapClient:
         status: int | None = None
         try:
             try:
-                request.extensions["timeout"] = httpx.Timeout(self.timeout).as_dict()
-                response = await self.http.send(request)
+                response = await self.http.send(request, self.timeout)
                 status = response.status_code
                 verdict = classify_response(response, call)
-            except httpx.TransportError as exc:
-                verdict = classify_exception(exc, self.timeout)
+            except VendorError as exc:
+                verdict = classify_exception(exc)
         finally:
             await self.budget.release(permit)
         if verdict.action is Action.SLOW_DOWN:
             await self.budget.slow_down(key)
         return CallRecord(
             call=call,
-            endpoint=describe(request),
+            endpoint=request.describe(),
             method=request.method,
             at=at,
             status_code=status,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-import httpx
+from rightly.http.vendor import VendorError, VendorTimeout
 
 Call = Literal["lookup", "delete", "connect"]
 
@@ -49,17 +49,23 @@ _NOT_FOUND_HINTS = ("not found", "no user", "no profile", "does not exist", "doe
 _IN_PROGRESS_HINTS = ("still in progress", "try again", "temporarily")
 
 
-def classify_exception(exc: BaseException, timeout: float | None = None) -> Verdict:
-    if isinstance(exc, httpx.TimeoutException):
-        within = f" within {timeout:g} s" if timeout else ""
-        return Verdict(Action.RETRY, f"CleverTap did not answer{within} (timeout)")
-    if isinstance(exc, httpx.TransportError):
-        host = _host_of(exc)
-        return Verdict(Action.RETRY, f"could not reach {host}: {type(exc).__name__}")
-    raise exc
+class Answer(Protocol):
+    """An HTTP answer as the table reads it (``VendorResponse``; an ``httpx.Response`` also fits)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def content(self) -> bytes: ...
 
 
-def classify_response(response: httpx.Response, call: Call) -> Verdict:
+def classify_exception(exc: VendorError) -> Verdict:
+    """A call that got no HTTP answer: always worth another try, later."""
+    if isinstance(exc, VendorTimeout):
+        return Verdict(Action.RETRY, f"CleverTap did not answer: {exc.what} (timeout)")
+    return Verdict(Action.RETRY, f"could not reach {exc.host}: {exc.what}")
+
+
+def classify_response(response: Answer, call: Call) -> Verdict:
     code = response.status_code
     body = _json_object(response)
     message = _message(body)
@@ -121,7 +127,7 @@ def _classify_fail(body: dict[str, Any], code: int, call: Call) -> Verdict:
     return Verdict(Action.RETRY, f"CleverTap answered status 'fail'{message}", code, body)
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+def _json_object(response: Answer) -> dict[str, Any] | None:
     try:
         data = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
@@ -134,10 +140,3 @@ def _message(body: dict[str, Any] | None) -> str:
         return ""
     error = body.get("error")
     return f': "{str(error)[:200]}"' if error else ""
-
-
-def _host_of(exc: BaseException) -> str:
-    request = getattr(exc, "_request", None)
-    if request is not None:
-        return request.url.host or "the CleverTap host"
-    return "the CleverTap host"
