@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import select
 
+from rightly import loop
 from rightly.cli.render import records_table, request_table
 from rightly.domain.enums import TERMINAL_REQUEST
 from rightly.emulator import EmulatorState, create_emulator_app
@@ -56,7 +57,7 @@ PROFILES = [
 def run_demo(console: Console | None = None) -> int:
     console = console or Console()
     home = Path(tempfile.mkdtemp(prefix="rightly-demo-"))
-    return asyncio.run(_demo(console, Settings(home=home, deletion_batch_window=0.2)))
+    return loop.run(_demo(console, Settings(home=home, deletion_batch_window=0.2)))
 
 
 async def _demo(console: Console, settings: Settings) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select
 
+from rightly import loop
 from rightly.bench.baseline import PASSCODE
 from rightly.bench.scenarios import Limits, connect_bench, settings_for
 from rightly.domain.enums import Phase, Priority
@@ -82,4 +83,4 @@ async def main(n: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(int(sys.argv[1])))))
+    print(json.dumps(loop.run(main(int(sys.argv[1])))))

@@ -20,7 +20,7 @@ import psutil
 from sqlalchemy import func, select
 
 from rightly.bench.baseline import PASSCODE, Incumbent, percentile
-from rightly.bench.simclock import SimClock, counting_sqlite_work
+from rightly.bench.simclock import SimClock
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.engine.worker import WorkerOptions
 from rightly.http.budget import LocalBudget
@@ -197,7 +197,7 @@ async def run_sim(limits: Limits, deletions: int, accesses: int) -> dict[str, An
     driver = asyncio.create_task(clock.drive(stop))
     transport = httpx.ASGITransport(app=create_emulator_app(state))
     try:
-        with tempfile.TemporaryDirectory() as home, counting_sqlite_work(clock):
+        with tempfile.TemporaryDirectory() as home:
             http = httpx.AsyncClient(transport=transport)
             budget = LocalBudget(clock)
             async with (

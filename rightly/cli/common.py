@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -11,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from rightly import loop
 from rightly.services.errors import ServiceError
 from rightly.services.runtime import Runtime, open_runtime
 from rightly.settings import Settings
@@ -34,7 +34,7 @@ def run(body: Callable[[Runtime], Awaitable[T]]) -> T:
             return await body(rt)
 
     try:
-        return asyncio.run(main())
+        return loop.run(main())
     except (ServiceError, SecretError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.domain.enums import Phase, Priority, TaskStatus
@@ -63,68 +62,80 @@ _SNAPSHOT = (
 )
 
 
+def _due(submit: bool) -> Select[tuple[str]]:
+    """Ids of a connection's unleased tasks due by ``due_by``, highest priority (interactive first)
+    then oldest due first: its submissions, or (``submit=False``) all its other steps."""
+    return (
+        select(T.c.id)
+        .where(
+            T.c.done.is_(False),
+            T.c.connection_id == bindparam("connection_id"),
+            T.c.phase == Phase.SUBMIT if submit else T.c.phase != Phase.SUBMIT,
+            T.c.next_run_at <= bindparam("due_by"),
+            T.c.lease_until.is_(None) | (T.c.lease_until < bindparam("now")),
+        )
+        .order_by(T.c.priority, T.c.next_run_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+# Built once: constructing a statement costs about as much CPU as running it.
+_DUE = {True: _due(True), False: _due(False)}
+_STARTING = T.c.status == TaskStatus.NOT_STARTED
+_TAKE = (
+    update(T)
+    .where(T.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        lease_owner=bindparam("owner"),
+        lease_until=bindparam("until"),
+        status=case((_STARTING, TaskStatus.PENDING), else_=T.c.status),
+        updated_at=case((_STARTING, bindparam("now")), else_=T.c.updated_at),
+    )
+)
+_SNAPSHOTS = (
+    select(*_SNAPSHOT)
+    .join_from(T, R, T.c.request_id == R.c.id)
+    .where(T.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(T.c.priority, T.c.next_run_at)
+)
+_SUBMIT_DUE = (
+    select(T.c.connection_id)
+    .where(T.c.done.is_(False), T.c.phase == Phase.SUBMIT, T.c.next_run_at <= bindparam("now"))
+    .where(T.c.lease_until.is_(None) | (T.c.lease_until < bindparam("now")))
+    .distinct()
+)
+
+
 async def lease(
     session: AsyncSession,
     owner: str,
+    connection_id: str,
     now: float,
     lease_seconds: float,
     limit: int,
-    phases: Sequence[str] | None = None,
-    exclude_phases: Sequence[str] | None = None,
-    connection_id: str | None = None,
+    *,
+    submit: bool = False,
     due_by: float | None = None,
 ) -> list[Leased]:
-    """Take up to ``limit`` tasks due by ``due_by`` (default: now), highest priority then oldest
-    due first, and lease them to ``owner``: three statements however many tasks. The caller
-    commits (the worker leases and persists in one transaction per round)."""
+    """Lease to ``owner`` up to ``limit`` of the connection's tasks due by ``due_by`` (default: now):
+    its submissions, or (``submit=False``) its other steps, interactive ones first. Three
+    statements however many tasks; the caller commits (the worker leases and persists in one
+    transaction per round)."""
     if limit <= 0:
         return []
-    query = (
-        select(T.c.id)
-        .where(T.c.done.is_(False), T.c.next_run_at <= (now if due_by is None else due_by))
-        .where((T.c.lease_until.is_(None)) | (T.c.lease_until < now))
-        .order_by(T.c.priority, T.c.next_run_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if phases:
-        query = query.where(T.c.phase.in_(phases))
-    if exclude_phases:
-        query = query.where(T.c.phase.not_in(exclude_phases))
-    if connection_id is not None:
-        query = query.where(T.c.connection_id == connection_id)
-    ids = list((await session.execute(query)).scalars())
+    due = {"connection_id": connection_id, "due_by": now if due_by is None else due_by, "now": now}
+    ids = list((await session.execute(_DUE[submit], due | {"limit": limit})).scalars())
     if not ids:
         return []
-    starting = T.c.status == TaskStatus.NOT_STARTED
-    await session.execute(
-        update(T)
-        .where(T.c.id.in_(ids))
-        .values(
-            lease_owner=owner,
-            lease_until=now + lease_seconds,
-            status=case((starting, TaskStatus.PENDING), else_=T.c.status),
-            updated_at=case((starting, now), else_=T.c.updated_at),
-        )
-    )
-    rows = await session.execute(
-        select(*_SNAPSHOT)
-        .join_from(T, R, T.c.request_id == R.c.id)
-        .where(T.c.id.in_(ids))
-        .order_by(T.c.priority, T.c.next_run_at)
-    )
+    await session.execute(_TAKE, {"ids": ids, "owner": owner, "until": now + lease_seconds, "now": now})
+    rows = await session.execute(_SNAPSHOTS, {"ids": ids})
     return [Leased(TaskSnapshot(*row[:-1]), row[-1]) for row in rows]
 
 
-async def connections_with_due(session: AsyncSession, now: float, phase: str) -> list[str]:
-    """Connections with at least one unleased task in ``phase`` due now."""
-    rows = await session.execute(
-        select(Task.connection_id)
-        .where(Task.done.is_(False), Task.phase == phase, Task.next_run_at <= now)
-        .where((Task.lease_until.is_(None)) | (Task.lease_until < now))
-        .distinct()
-    )
-    return list(rows.scalars())
+async def connections_with_due_submissions(session: AsyncSession, now: float) -> list[str]:
+    """Connections with at least one unleased submission due now."""
+    return list((await session.execute(_SUBMIT_DUE, {"now": now})).scalars())
 
 
 async def next_due(session: AsyncSession) -> float | None:
@@ -147,15 +158,27 @@ async def record_intent(session: AsyncSession, owner: str, task_ids: list[str], 
     await session.commit()
 
 
+_CURRENT = (
+    select(T.c.id, T.c.lease_owner, T.c.done, T.c.status, T.c.attempts, T.c.phase)
+    .add_columns(T.c.request_id, T.c.connection_id)
+    .where(T.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update()
+)
+_SET_TASK = update(T).where(T.c.id == bindparam("b_id"))  # SET: the keys of the parameters
+_ADD_EVIDENCE = insert(E)
+_ROLLUP = (
+    select(R.c.id, R.c.status, T.c.status)
+    .join_from(R, T, T.c.request_id == R.c.id, isouter=True)
+    .where(R.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update(of=R)
+)
+_SET_REQUEST = update(R).where(R.c.id == bindparam("b_id"))
+
+
 async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], now: float) -> None:
     """Write step outcomes for tasks still leased to ``owner`` and roll their requests' status up:
     a handful of statements however many updates there are. The caller commits."""
-    rows = await session.execute(
-        select(T.c.id, T.c.lease_owner, T.c.done, T.c.status, T.c.attempts, T.c.phase)
-        .add_columns(T.c.request_id, T.c.connection_id)
-        .where(T.c.id.in_([u.task_id for u in updates]))
-        .with_for_update()
-    )
+    rows = await session.execute(_CURRENT, {"ids": [u.task_id for u in updates]})
     current = {row.id: row for row in rows}
     touched: set[str] = set()
     failing: dict[str, str] = {}
@@ -186,9 +209,9 @@ async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], 
             failing[row.connection_id] = upd.connection_failing
         touched.add(row.request_id)
     for params in writes.values():  # one executemany per set of changed columns
-        await session.execute(update(T).where(T.c.id == bindparam("b_id")), params)
+        await session.execute(_SET_TASK, params)
     if evidence:
-        await session.execute(insert(E), evidence)
+        await session.execute(_ADD_EVIDENCE, evidence)
     for connection_id, reason in failing.items():
         await session.execute(
             update(Connection)
@@ -231,21 +254,22 @@ def _apply(row: Row[Any], upd: TaskUpdate, now: float) -> dict[str, Any]:
 
 
 async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> None:
-    """Roll each request's status up from its tasks' (three statements for any number of requests)."""
+    """Roll each request's status up from its tasks' (two statements for any number of requests)."""
     if not request_ids:
         return
+    old: dict[str, str] = {}
     statuses: dict[str, list[str]] = defaultdict(list)
-    rows = await session.execute(select(T.c.request_id, T.c.status).where(T.c.request_id.in_(request_ids)))
-    for request_id, status in rows:
-        statuses[request_id].append(status)
-    found = await session.execute(select(R.c.id, R.c.status).where(R.c.id.in_(request_ids)).with_for_update())
+    for request_id, request_status, task_status in await session.execute(_ROLLUP, {"ids": list(request_ids)}):
+        old[request_id] = request_status
+        if task_status is not None:
+            statuses[request_id].append(task_status)
     changed = []
-    for request_id, old in found:
+    for request_id, status in old.items():
         new = rollup(statuses[request_id])
-        if new != old:
+        if new != status:
             done = new in ("complete", "error", "canceled")
             changed.append(
                 {"b_id": request_id, "status": new, "updated_at": now, "completed_at": now if done else None}
             )
     if changed:
-        await session.execute(update(R).where(R.c.id == bindparam("b_id")), changed)
+        await session.execute(_SET_REQUEST, changed)

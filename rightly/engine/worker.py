@@ -47,7 +47,7 @@ class WorkerOptions:
     # Background steps leased per connection: what its budget serves in this many seconds.
     lease_horizon: float = 2.0
     submit_lookahead: float = SUBMIT_HOLD  # seconds: submissions due this soon join a due batch
-    fill_interval: float = 0.05  # real seconds to gather finished steps before leasing again
+    fill_interval: float = 0.1  # most real seconds to gather finished steps before the next round
     empty_fill_interval: float = 0.2  # the same, after a lease that found nothing due
 
 
@@ -83,6 +83,7 @@ class Worker:
         self.stats = WorkerStats()
         self.rounds = 0
         self._outcomes: list[list[TaskUpdate]] = []  # finished steps' updates, for the next round
+        self._enough: asyncio.Future[None] | None = None  # set once enough steps have finished
         self.wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._stepping: Counter[str] = Counter()  # lookup/resolve/verify steps running, per connection
@@ -106,11 +107,11 @@ class Worker:
                     done, _ = await asyncio.wait(
                         self._running, timeout=0.5, return_when=asyncio.FIRST_COMPLETED
                     )
-                    # Let a few more steps finish before the next round (a round per finished step
-                    # costs more CPU than the steps do), and longer when the last found nothing new.
+                    # Let more steps finish before the next round (a round per finished step costs
+                    # more CPU than the steps do), and longer when the last found nothing new.
                     gather = self.options.fill_interval if started else self.options.empty_fill_interval
                     if done and self._running and gather > 0:
-                        await asyncio.wait(self._running, timeout=gather)
+                        await self._gather(gather)
                     continue
                 if started or self._outcomes:
                     continue
@@ -129,6 +130,19 @@ class Worker:
                 await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
             elif not started and not self._outcomes:
                 return self.stats.tasks - before
+
+    async def _gather(self, seconds: float) -> None:
+        """Wait up to ``seconds`` (real time) until as many steps have finished as are still
+        running: rounds then carry tens of outcomes under load, while half the steps keep going."""
+        if len(self._outcomes) >= len(self._running):
+            return
+        self._enough = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._enough, timeout=seconds)
+        except TimeoutError:
+            pass
+        finally:
+            self._enough = None
 
     async def _round(self) -> int:
         """One transaction: write what the finished steps decided, then lease what can run now.
@@ -183,25 +197,11 @@ class Worker:
         singles: list[queue.Leased] = []
         submits: list[queue.Leased] = []
         for conn_id, room in await self._room(s):
-            # Interactive work first, then resolve and verify steps, within the room.
-            for phases, exclude in (([Phase.LOOKUP], None), (None, [Phase.LOOKUP, Phase.SUBMIT])):
-                want = min(free, room)
-                if want <= 0:
-                    break
-                got = await queue.lease(
-                    s,
-                    self.owner,
-                    now,
-                    opts.lease_seconds,
-                    want,
-                    phases=phases,
-                    exclude_phases=exclude,
-                    connection_id=conn_id,
-                )
-                room -= len(got)
-                free -= len(got)
-                singles += got
-        for conn_id in await queue.connections_with_due(s, now, Phase.SUBMIT):
+            # Within the room, interactive work first, then resolve and verify steps.
+            got = await queue.lease(s, self.owner, conn_id, now, opts.lease_seconds, min(free, room))
+            free -= len(got)
+            singles += got
+        for conn_id in await queue.connections_with_due_submissions(s, now):
             if conn_id not in self._connections:
                 continue  # removed: its tasks were canceled with it
             # Once one submission of a connection is due, take those due within the hold as well:
@@ -209,11 +209,11 @@ class Worker:
             submits += await queue.lease(
                 s,
                 self.owner,
+                conn_id,
                 now,
                 opts.lease_seconds,
                 opts.submit_batch,
-                phases=[Phase.SUBMIT],
-                connection_id=conn_id,
+                submit=True,
                 due_by=now + opts.submit_lookahead,
             )
         groups: dict[str, list[queue.Leased]] = {}
@@ -251,6 +251,8 @@ class Worker:
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
             updates = [TaskUpdate(t.id, retry=f"internal error: {type(exc).__name__}") for t in snaps]
         self._outcomes.append(updates)  # written by the next round
+        if self._enough is not None and len(self._outcomes) >= len(self._running) - 1:
+            self._enough.set_result(None)  # this step's job is still counted as running
 
     async def _record_intent(self, task_ids: list[str]) -> None:
         async with self.db.session() as s:

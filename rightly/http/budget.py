@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import itertools
 import secrets
 from dataclasses import dataclass, field
@@ -101,12 +100,16 @@ def new_token() -> str:
     return secrets.token_hex(12)
 
 
-@dataclass(order=True)
+@dataclass(eq=False)  # compared by identity: finding one in the queue must not compare fields
 class _Waiter:
     priority: int
     seq: int
-    # Set whenever the key's state changes (a grant, a release, a waiter leaving, a slow-down).
-    changed: asyncio.Event = field(compare=False, default_factory=asyncio.Event)
+    # Settled whenever the key's state changes (a grant, a release, a waiter leaving, a slow-down).
+    changed: asyncio.Future[None] | None = None
+
+
+def _queue_order(waiter: _Waiter) -> tuple[int, int]:
+    return waiter.priority, waiter.seq
 
 
 @dataclass
@@ -122,7 +125,14 @@ class _KeyState:
         # Only the head of the queue can be granted next; waking everyone on every change made
         # each grant cost O(waiters) wake-ups (hundreds of waiters under load).
         if self.waiters:
-            self.waiters[0].changed.set()
+            changed = self.waiters[0].changed
+            if changed is not None and not changed.done():
+                changed.set_result(None)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class LocalBudget:
@@ -160,38 +170,47 @@ class LocalBudget:
             return 0.0
         return max(0.0, state.last_grant + 1.0 / rate + EDGE_MARGIN - now)
 
+    def _grant(self, state: _KeyState, key: str, priority: Priority, now: float) -> Permit:
+        token = new_token()
+        state.in_flight.add(token)
+        state.last_grant = now
+        return Permit(key=key, token=token, priority=priority, granted_at=now)
+
     async def acquire(
         self, key: str, limits: Limits, priority: Priority, *, max_wait: float
     ) -> Permit | None:
         state = self._state(key)
+        now = self.clock.now()
+        if not state.waiters and self._wait_needed(state, limits, now) == 0.0:
+            return self._grant(state, key, priority, now)  # nobody ahead and a slot free: no queue
         loop = asyncio.get_running_loop()
-        deadline = self.clock.now() + max_wait
+        deadline = now + max_wait
         real_deadline = loop.time() + max_wait
         me = _Waiter(int(priority), next(self._seq))
-        bisect.insort(state.waiters, me)
+        bisect.insort(state.waiters, me, key=_queue_order)
         try:
             while True:
                 now = self.clock.now()
                 head = state.waiters[0] is me
                 wait = self._wait_needed(state, limits, now) if head else None
                 if wait == 0.0:
-                    state.waiters.remove(me)
-                    token = new_token()
-                    state.in_flight.add(token)
-                    state.last_grant = now
-                    return Permit(key=key, token=token, priority=priority, granted_at=now)
+                    state.waiters.pop(0)
+                    return self._grant(state, key, priority, now)
                 remaining = min(deadline - now, real_deadline - loop.time())
                 if remaining <= 0 or (wait is not None and wait > remaining):
                     return None
-                me.changed.clear()
                 if wait is not None:
                     await self.clock.sleep(wait)
                     continue
                 if head and self._level(state, now):
                     # The end of a slow-down frees a permit without anyone releasing one.
                     remaining = min(remaining, state.slow_until - now)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(me.changed.wait(), timeout=remaining)
+                me.changed = loop.create_future()
+                timer = loop.call_later(remaining, _settle, me.changed)
+                try:
+                    await me.changed
+                finally:
+                    timer.cancel()
         finally:
             # Granted, timed out or cancelled: either way the next waiter may now be the head.
             if me in state.waiters:
