@@ -237,3 +237,12 @@ class LocalBudget:
 
     async def aclose(self) -> None:
         self._keys.clear()
+
+
+def budget_from_url(redis_url: str | None, clock: Clock | None = None) -> Budget:
+    """The budget for the configured mode: shared through Redis, or in-process without a URL."""
+    if not redis_url:
+        return LocalBudget(clock)
+    from rightly.http.redis_budget import RedisBudget  # only the scaled-out mode pays for redis-py
+
+    return RedisBudget(redis_url, clock)

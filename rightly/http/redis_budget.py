@@ -44,9 +44,7 @@ from rightly.http.budget import (
     EDGE_MARGIN,
     ESCALATE_AFTER,
     MAX_SLOW_LEVEL,
-    Budget,
     Limits,
-    LocalBudget,
     Permit,
     new_token,
 )
@@ -227,10 +225,3 @@ class RedisBudget:
 
 def _micros(seconds: float) -> int:
     return math.ceil(seconds * 1_000_000)
-
-
-def budget_from_url(redis_url: str | None, clock: Clock | None = None) -> Budget:
-    """The budget for the configured mode: shared through Redis, or in-process without a URL."""
-    if not redis_url:
-        return LocalBudget(clock)
-    return RedisBudget(redis_url, clock)

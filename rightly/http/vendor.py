@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 import httpx
-import yarl
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +79,21 @@ class VendorHTTP(Protocol):
     async def aclose(self) -> None: ...
 
 
+if TYPE_CHECKING:
+    import aiohttp
+
+
 class AiohttpVendor:
-    """Vendor calls over aiohttp: keep-alive connections per host, no cookies, no redirects."""
+    """Vendor calls over aiohttp: keep-alive connections per host, no cookies, no redirects.
+    aiohttp is imported on the first call: CLI commands that call no vendor start faster."""
 
     def __init__(self, max_connections: int = 100) -> None:
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         # Created on first use, inside the event loop that will use it.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
@@ -99,6 +104,9 @@ class AiohttpVendor:
         return self._session
 
     async def send(self, request: VendorRequest, timeout: float) -> VendorResponse:
+        import aiohttp
+        import yarl
+
         try:
             async with self._client().request(
                 request.method,

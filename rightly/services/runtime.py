@@ -10,8 +10,7 @@ import httpx
 
 from rightly.domain.clock import Clock, SystemClock
 from rightly.engine.worker import Worker, WorkerOptions
-from rightly.http.budget import Budget
-from rightly.http.redis_budget import budget_from_url
+from rightly.http.budget import Budget, budget_from_url
 from rightly.http.vendor import VendorHTTP, vendor_http
 from rightly.settings import Settings
 from rightly.store.db import Database

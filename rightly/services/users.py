@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -19,8 +20,14 @@ from rightly.services.errors import Conflict, InvalidInput, NotFound, ServiceErr
 from rightly.store.auth_models import AuditEntry, Credential, User
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile
-# Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("rightly: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when no such user exists, so a wrong email costs as long as a wrong password
+    (computed on first use: hashing takes a fifth of a second, which every CLI start would pay)."""
+    return _hasher.hash("rightly: no such user")
+
 
 LOCKOUT_FAILURES = 5
 LOCKOUT_SECONDS = 15 * 60
@@ -153,7 +160,7 @@ async def authenticate(session: AsyncSession, clock: Clock, email: str, password
     await _refuse_if_locked_out(session, clock, name)
     ok = False
     try:
-        ok = _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
+        ok = _hasher.verify(user.password_hash if user and user.password_hash else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         ok = False
     ok = ok and user is not None and user.password_hash is not None and not user.disabled

@@ -85,7 +85,8 @@ def test_a_killed_worker_loses_no_deletion(cli_env: dict[str, str], tmp_path: Pa
 
     from tests.cli.conftest import start_emulator
 
-    proc, base = start_emulator(tmp_path, "--latency-ms", "3000")
+    # A long call, so the CLI (about 2 s to start here) sees it in flight at least twice.
+    proc, base = start_emulator(tmp_path, "--latency-ms", "5000")
     try:
         env = cli_env | {"RIGHTLY_LEASE_SECONDS": "3"}
         cli = Cli(env, base)
