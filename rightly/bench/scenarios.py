@@ -126,7 +126,7 @@ async def run_http(
 
                 async def watch() -> None:  # the end time comes from the database, not from here
                     while await open_count(rt, phases):
-                        await asyncio.sleep(0.25)
+                        await asyncio.sleep(0.5)
                     stop.set()
 
                 with PeakMemory() as mem:

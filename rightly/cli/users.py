@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from rightly import loop
 from rightly.cli.common import fail, out, print_json, run
 from rightly.domain.roles import Role
 from rightly.services import tokens, users
@@ -157,4 +158,5 @@ def serve(
     from rightly.settings import Settings
 
     app = create_app(Settings(), start_worker=not no_worker)
+    loop.tune_gc()
     uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, log_level="info")

@@ -34,6 +34,7 @@ from rightly.store.models import Connection, Task
 from rightly.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
+_LIVE_CONNECTIONS = select(Connection.__table__).where(Connection.removed_at.is_(None))
 
 
 @dataclass
@@ -224,7 +225,7 @@ class Worker:
     async def _room(self, session: AsyncSession) -> list[tuple[str, int]]:
         """Per connection, how many more single-task steps to lease: what its budget serves within
         ``lease_horizon``, less the steps already running. Also refreshes the connections' settings."""
-        rows = await session.execute(select(Connection.__table__).where(Connection.removed_at.is_(None)))
+        rows = await session.execute(_LIVE_CONNECTIONS)
         self._connections = {row.id: row for row in rows}
         room = []
         for conn_id, conn in self._connections.items():

@@ -34,8 +34,16 @@ from rightly.domain.clock import Clock, SystemClock
 from rightly.domain.enums import Priority
 
 # Grants exactly 1/rate apart would put rate+1 grants into a *closed* 1-second window, and float
-# rounding can shave the gap further; one millisecond more keeps every window at `rate` or fewer.
+# rounding or network jitter can shave the gap further; one millisecond more keeps every window at
+# `rate` or fewer. Above 100 calls per second the margin shrinks to a tenth of the gap, so a fast
+# vendor's budget is not cut by the margin itself (a fixed millisecond would halve 1,000 per second).
 EDGE_MARGIN = 0.001
+
+
+def edge_margin(rate: float) -> float:
+    return min(EDGE_MARGIN, 0.1 / rate)
+
+
 # Each 429 while slowed halves the rate once more, down to rate / 2**MAX_SLOW_LEVEL.
 MAX_SLOW_LEVEL = 3
 # 429s within this many seconds of the last deepening are the same burst: they only extend.
@@ -168,7 +176,7 @@ class LocalBudget:
             return None
         if state.last_grant is None:
             return 0.0
-        return max(0.0, state.last_grant + 1.0 / rate + EDGE_MARGIN - now)
+        return max(0.0, state.last_grant + 1.0 / rate + edge_margin(rate) - now)
 
     def _grant(self, state: _KeyState, key: str, priority: Priority, now: float) -> Permit:
         token = new_token()

@@ -41,11 +41,11 @@ from redis.exceptions import RedisError
 from rightly.domain.clock import Clock, SystemClock
 from rightly.domain.enums import Priority
 from rightly.http.budget import (
-    EDGE_MARGIN,
     ESCALATE_AFTER,
     MAX_SLOW_LEVEL,
     Limits,
     Permit,
+    edge_margin,
     new_token,
 )
 
@@ -160,7 +160,7 @@ class RedisBudget:
             repr(float(limits.rate)),
             _micros(self.permit_ttl),
             _micros(WAITER_TTL),
-            _micros(EDGE_MARGIN),
+            _micros(edge_margin(limits.rate)),
             MAX_SLOW_LEVEL,
         ]
         deadline = self.clock.now() + max_wait

@@ -12,10 +12,11 @@ errors name only the host.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
@@ -26,15 +27,18 @@ class VendorRequest:
     url: str  # absolute, query included and encoded
     headers: dict[str, str] = field(repr=False)
     body: bytes | None = None
+    endpoint: str = ""  # method, path and query, as evidence shows the call (never a header)
 
     @classmethod
     def get(cls, url: str, params: dict[str, str], headers: dict[str, str]) -> VendorRequest:
-        return cls("GET", f"{url}?{urlencode(params)}" if params else url, headers)
+        query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params.items())
+        return cls("GET", f"{url}?{query}", headers, endpoint=f"GET {_path(url)}?{query}")
 
     @classmethod
     def post_json(cls, url: str, payload: Any, headers: dict[str, str]) -> VendorRequest:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        return cls("POST", url, {**headers, "Content-Type": "application/json; charset=utf-8"}, body)
+        headers = {**headers, "Content-Type": "application/json; charset=utf-8"}
+        return cls("POST", url, headers, body, endpoint=f"POST {_path(url)}")
 
     @property
     def host(self) -> str:
@@ -42,8 +46,16 @@ class VendorRequest:
 
     def describe(self) -> str:
         """The call as evidence shows it: method, path and query (never a header)."""
+        if self.endpoint:
+            return self.endpoint
         parts = urlsplit(self.url)
         return f"{self.method} {parts.path}{'?' + parts.query if parts.query else ''}"
+
+
+@functools.lru_cache(maxsize=256)
+def _path(url: str) -> str:
+    """The path of a query-less URL (a handful of distinct ones: one per project and endpoint)."""
+    return urlsplit(url).path
 
 
 @dataclass(frozen=True, slots=True)

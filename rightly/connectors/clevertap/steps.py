@@ -184,7 +184,9 @@ async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
 async def _lookups(ctx: StepContext, snap: TaskSnapshot, priority: Priority) -> list[CallRecord] | TaskUpdate:
     keys = lookup_keys(ctx.conn, snap.email, snap.user_id)
     try:
-        return list(await asyncio.gather(*(lookup(ctx, by, v, priority) for by, v in keys)))
+        calls = [_lookup_call(ctx, by, v, priority) for by, v in keys]
+        # Shielded: a step cancelled mid-way must not cancel a call other steps share.
+        return list(await asyncio.shield(asyncio.gather(*calls)))
     except BudgetBusy:
         return TaskUpdate(snap.id, busy=True)
 
@@ -192,22 +194,31 @@ async def _lookups(ctx: StepContext, snap: TaskSnapshot, priority: Priority) -> 
 async def lookup(ctx: StepContext, by: LookupBy, value: str, priority: Priority) -> CallRecord:
     """One profile lookup; the same identifier is never looked up twice at once. A step joins a
     lookup already in flight unless that one waits at a lower priority than its own."""
-    request = lookup_request(ctx.client.account, by, value)
-    shared = ctx.inflight
-    if shared is None:
-        return await ctx.client.send(request, "lookup", priority)
+    return await asyncio.shield(_lookup_call(ctx, by, value, priority))
+
+
+def _lookup_call(
+    ctx: StepContext, by: LookupBy, value: str, priority: Priority
+) -> asyncio.Future[CallRecord]:
+    """The lookup's call: one already in flight for the same identifier (at this priority or a more
+    urgent one), else a new one, shared until it ends."""
+    shared = ctx.inflight if ctx.inflight is not None else {}
     key = (ctx.client.account.budget_key, by, value)
     entry = shared.get(key)
     if entry is not None and entry[0] <= priority:
-        return await asyncio.shield(entry[1])
+        return entry[1]
+    request = lookup_request(ctx.client.account, by, value)
     call = asyncio.ensure_future(ctx.client.send(request, "lookup", priority))
-    call.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved even if nobody waits
     shared[key] = (int(priority), call)
-    try:
-        return await asyncio.shield(call)
-    finally:
-        if shared.get(key, (0, None))[1] is call:
+
+    def ended(done: asyncio.Future[CallRecord]) -> None:
+        if not done.cancelled():
+            done.exception()  # retrieved, even if nobody waits any more
+        if shared.get(key, (0, None))[1] is done:
             del shared[key]
+
+    call.add_done_callback(ended)
+    return call
 
 
 async def _send_delete(ctx: StepContext, field: DeleteBy, values: list[str]) -> CallRecord | None:
