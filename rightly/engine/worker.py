@@ -252,8 +252,9 @@ class Worker:
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
             updates = [TaskUpdate(t.id, retry=f"internal error: {type(exc).__name__}") for t in snaps]
         self._outcomes.append(updates)  # written by the next round
-        if self._enough is not None and len(self._outcomes) >= len(self._running) - 1:
-            self._enough.set_result(None)  # this step's job is still counted as running
+        enough = self._enough
+        if enough is not None and not enough.done() and len(self._outcomes) >= len(self._running) - 1:
+            enough.set_result(None)  # (this step's job is still counted as running)
 
     async def _record_intent(self, task_ids: list[str]) -> None:
         async with self.db.session() as s:

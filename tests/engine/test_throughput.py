@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select, update
+
 from rightly.connectors.clevertap.schedule import HOUR, VerifySchedule
 from rightly.domain.clock import FakeClock
+from rightly.domain.enums import TaskStatus
 from rightly.emulator import EmulatorState
 from rightly.services.runtime import Runtime
+from rightly.store.models import Task
 from tests.conftest import PROJECT
-from tests.core.helpers import connect, run_until_done, submit, worker
+from tests.core.helpers import connect, run_until_done, submit, view, worker
 
 MIDNIGHT = 1_767_225_600.0  # 2026-01-01T00:00Z
 
@@ -74,3 +78,26 @@ async def test_a_429_slows_the_connection(
     assert sum(emulator.stats.throttled.values()) > 0
     state = runtime.budget._keys[f"us1:{PROJECT}"]  # type: ignore[attr-defined]
     assert state.slow_level >= 1 and state.slow_until > clock.now() - 60
+
+
+async def test_an_outcome_that_cannot_be_recorded_does_not_lose_the_others(
+    runtime: Runtime, emulator: EmulatorState
+) -> None:
+    """Finished steps are written together; when that fails (here: one task was closed behind the
+    worker's back, so its outcome is an impossible transition), the others are still recorded and
+    the odd one keeps its lease, to run again once the lease expires."""
+    await connect(runtime)
+    ids = [await submit(runtime, "access", f"x{i}@example.com", f"user-{i}") for i in range(5)]
+    w = worker(runtime)
+    assert await w._round() == 5  # leased, the five steps running
+    async with runtime.db.session() as s:
+        await s.execute(update(Task).where(Task.request_id == ids[0]).values(status=TaskStatus.CANCELED))
+        await s.commit()
+    await w.run_until_idle()
+    views = [await view(runtime, i) for i in ids]
+    assert [v["status"] for v in views[1:]] == ["complete"] * 4
+    odd = views[0]["integrations"][0]
+    assert odd["status"] == "canceled" and odd["completed_at"] is None
+    async with runtime.db.session() as s:
+        task = (await s.execute(select(Task).where(Task.request_id == ids[0]))).scalar_one()
+    assert task.lease_owner == w.owner and not task.done
