@@ -138,9 +138,9 @@ class _KeyState:
                 changed.set_result(None)
 
 
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _wake(waiter: _Waiter) -> None:
+    if waiter.changed is not None and not waiter.changed.done():
+        waiter.changed.set_result(None)
 
 
 class LocalBudget:
@@ -194,8 +194,10 @@ class LocalBudget:
         loop = asyncio.get_running_loop()
         deadline = now + max_wait
         real_deadline = loop.time() + max_wait
-        me = _Waiter(int(priority), next(self._seq))
+        me = _Waiter(int(priority), next(self._seq), loop.create_future())
         bisect.insort(state.waiters, me, key=_queue_order)
+        # One timer for the whole wait (not one per wake-up): it ends the wait at the deadline.
+        expiry = loop.call_at(real_deadline, _wake, me)
         try:
             while True:
                 now = self.clock.now()
@@ -210,16 +212,19 @@ class LocalBudget:
                 if wait is not None:
                     await self.clock.sleep(wait)
                     continue
+                if me.changed is None or me.changed.done():
+                    me.changed = loop.create_future()
                 if head and self._level(state, now):
                     # The end of a slow-down frees a permit without anyone releasing one.
-                    remaining = min(remaining, state.slow_until - now)
-                me.changed = loop.create_future()
-                timer = loop.call_later(remaining, _settle, me.changed)
-                try:
+                    slow_end = loop.call_later(state.slow_until - now, _wake, me)
+                    try:
+                        await me.changed
+                    finally:
+                        slow_end.cancel()
+                else:
                     await me.changed
-                finally:
-                    timer.cancel()
         finally:
+            expiry.cancel()
             # Granted, timed out or cancelled: either way the next waiter may now be the head.
             if me in state.waiters:
                 state.waiters.remove(me)
