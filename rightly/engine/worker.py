@@ -82,7 +82,6 @@ class Worker:
             secrets, http, budget, clock, self.options.timeout, self.options.budget_wait
         )
         self.stats = WorkerStats()
-        self.rounds = 0
         self._outcomes: list[list[TaskUpdate]] = []  # finished steps' updates, for the next round
         self._enough: asyncio.Future[None] | None = None  # set once enough steps have finished
         self.wakeup = asyncio.Event()
@@ -153,19 +152,22 @@ class Worker:
         again once its lease expires."""
         outcomes, self._outcomes = self._outcomes, []
         now = self.clock.now()
-        async with self.db.session() as s:
-            if outcomes:
-                try:
-                    await queue.persist(s, self.owner, [u for step in outcomes for u in step], now)
-                except Exception:
-                    await s.rollback()
-                    if len(outcomes) == 1:
-                        log.exception("could not record the outcome of tasks %s", _ids(outcomes[0]))
-                    else:
-                        await self._persist_each(outcomes, now)
-            steps = await self._fill(s, now)
-            await s.commit()
-        self.rounds += 1
+        try:
+            async with self.db.session() as s:
+                if outcomes:
+                    try:
+                        await queue.persist(s, self.owner, [u for step in outcomes for u in step], now)
+                    except Exception:
+                        await s.rollback()
+                        if len(outcomes) == 1:
+                            log.exception("could not record the outcome of tasks %s", _ids(outcomes[0]))
+                        else:
+                            await self._persist_each(outcomes, now)
+                steps = await self._fill(s, now)
+                await s.commit()
+        except BaseException:
+            self._outcomes[:0] = outcomes  # the database failed us: keep them for the next try
+            raise
         for leased in steps:  # only once their leases are committed
             self._start(leased)
         return sum(len(leased) for leased in steps)
