@@ -6,7 +6,7 @@ gets back under the lease. A step never touches the database itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -17,13 +17,23 @@ class ConnectionConfig:
     project_id: str
     passcode: str = field(repr=False)
     region: str = "us1"
-    api_base_url: str | None = None
     deletion_behavior: str = "until-complete"
     email_is_identity: bool = False
     max_in_flight: int = 3
     rate: float = 3.0
     verify_interval: float | None = None
+    api_base_url: str | None = None
     timezone: str = "UTC"
+
+
+# A connection's settings (what a user sets; the id and the passcode aside), named once: the stored
+# connection, the services' input and view, the web form and the engine's config all read this.
+SETTINGS = tuple(f.name for f in fields(ConnectionConfig) if f.name not in ("id", "passcode"))
+
+
+def settings_of(source: Any) -> dict[str, Any]:
+    """The settings of anything that names them as attributes (a stored connection, a form's input)."""
+    return {key: getattr(source, key) for key in SETTINGS}
 
 
 @dataclass(frozen=True)

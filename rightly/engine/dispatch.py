@@ -12,7 +12,7 @@ from rightly.connectors.clevertap.client import CleverTapClient
 from rightly.connectors.clevertap.schedule import VerifySchedule
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Phase
-from rightly.domain.work import ConnectionConfig, TaskSnapshot, TaskUpdate
+from rightly.domain.work import ConnectionConfig, TaskSnapshot, TaskUpdate, settings_of
 from rightly.http.budget import Budget
 from rightly.http.vendor import VendorHTTP
 from rightly.store.models import Connection
@@ -20,20 +20,8 @@ from rightly.store.secrets import Secrets
 
 
 def connection_config(conn: Connection | Row[Any], secrets: Secrets) -> ConnectionConfig:
-    return ConnectionConfig(
-        id=conn.id,
-        name=conn.name,
-        project_id=conn.project_id,
-        passcode=secrets.decrypt(conn.passcode_encrypted),
-        region=conn.region,
-        api_base_url=conn.api_base_url,
-        deletion_behavior=conn.deletion_behavior,
-        email_is_identity=conn.email_is_identity,
-        max_in_flight=conn.max_in_flight,
-        rate=conn.rate,
-        verify_interval=conn.verify_interval,
-        timezone=conn.timezone,
-    )
+    passcode = secrets.decrypt(conn.passcode_encrypted)
+    return ConnectionConfig(id=conn.id, passcode=passcode, **settings_of(conn))
 
 
 class Dispatcher:

@@ -15,6 +15,7 @@ from rightly.connectors.clevertap.validate import Validation, validate
 from rightly.domain.clock import iso
 from rightly.domain.enums import ConnectionHealth, DeletionBehavior
 from rightly.domain.regions import REGIONS, UnknownRegion, region
+from rightly.domain.work import SETTINGS, settings_of
 from rightly.services.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Task
@@ -104,17 +105,8 @@ async def connect(session: AsyncSession, rt: Runtime, data: ConnectionInput) -> 
     now = rt.clock.now()
     await _free_name(session, data.name)
     conn = Connection(
-        name=data.name,
-        project_id=data.project_id,
-        region=data.region,
+        **settings_of(data) | {"deletion_behavior": data.deletion_behavior.value},
         passcode_encrypted=rt.secrets.encrypt(passcode),
-        deletion_behavior=data.deletion_behavior.value,
-        email_is_identity=data.email_is_identity,
-        max_in_flight=data.max_in_flight,
-        rate=data.rate,
-        verify_interval=data.verify_interval,
-        api_base_url=data.api_base_url,
-        timezone=data.timezone,
         health=ConnectionHealth.OK,
         health_detail="; ".join(c.detail for c in validation.checks),
         last_tested_at=now,
@@ -212,7 +204,7 @@ async def update_connection(
     passcode_secret = fields.pop("passcode", None)
     passcode = patch.passcode.get_secret_value() if passcode_secret is not None and patch.passcode else None
     merged: dict[str, Any] = (
-        _settings(conn) | {"passcode": passcode or rt.secrets.decrypt(conn.passcode_encrypted)} | fields
+        settings_of(conn) | {"passcode": passcode or rt.secrets.decrypt(conn.passcode_encrypted)} | fields
     )
     try:
         data = ConnectionInput(**merged)
@@ -259,30 +251,11 @@ async def remove_connection(session: AsyncSession, rt: Runtime, name_or_id: str)
     return conn, canceled
 
 
-# A connection's settings, as ConnectionInput names them (the passcode aside).
-SETTINGS = (
-    "name",
-    "project_id",
-    "region",
-    "deletion_behavior",
-    "email_is_identity",
-    "max_in_flight",
-    "rate",
-    "verify_interval",
-    "api_base_url",
-    "timezone",
-)
-
-
-def _settings(conn: Connection) -> dict[str, Any]:
-    return {key: getattr(conn, key) for key in SETTINGS}
-
-
 def connection_view(conn: Connection) -> dict[str, Any]:
     """A connection as the faces show it: never the passcode, not even encrypted."""
     return {
         "id": conn.id,
-        **_settings(conn),
+        **settings_of(conn),
         "vendor": conn.vendor,
         "region_name": REGIONS[conn.region].name if conn.region in REGIONS else conn.region,
         "health": conn.health,

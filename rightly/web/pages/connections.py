@@ -15,6 +15,7 @@ from rightly.api.auth import Principal, runtime_of
 from rightly.api.deps import audited
 from rightly.domain.enums import DeletionBehavior
 from rightly.domain.regions import REGIONS
+from rightly.domain.work import SETTINGS
 from rightly.services import audit
 from rightly.services import connections as svc
 from rightly.services.errors import NotFound, ServiceError, ValidationFailed
@@ -61,17 +62,8 @@ TROUBLESHOOTING = [
         "or set the API base URL under Advanced settings.",
     ),
 ]
-FIELDS = (
-    "name",
-    "project_id",
-    "region",
-    "deletion_behavior",
-    "email_is_identity",
-    "max_in_flight",
-    "rate",
-    "timezone",
-    "api_base_url",
-)
+# Every setting but the verification interval, which the CLI and the API offer (for tests and demos).
+FIELDS = tuple(key for key in SETTINGS if key != "verify_interval")
 CHECKBOXES = frozenset({"email_is_identity"})
 
 
