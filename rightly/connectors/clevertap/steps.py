@@ -60,12 +60,10 @@ def lookup_keys(conn: ConnectionConfig, email: str | None, user_id: str | None) 
 
 
 async def run_access(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
-    calls = await _lookups(ctx, snap, Priority.INTERACTIVE)
-    if isinstance(calls, TaskUpdate):
-        return calls
-    update = TaskUpdate(snap.id, evidence=[_evidence(c) for c in calls])
-    if (failed := _worst(calls)) is not None:
-        return _failure(ctx, update, failed)
+    looked = await _lookups(ctx, snap, Priority.INTERACTIVE)
+    if isinstance(looked, TaskUpdate):
+        return looked
+    calls, update = looked
     records = merge_records([c.verdict.record for c in calls if c.verdict.record is not None])
     n = len(records)
     detail = f"{n} record{'s' if n != 1 else ''} found" if n else "no records found"
@@ -132,12 +130,10 @@ async def run_submit(ctx: StepContext, snaps: list[TaskSnapshot]) -> list[TaskUp
 
 
 async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
-    calls = await _lookups(ctx, snap, Priority.VERIFY)
-    if isinstance(calls, TaskUpdate):
-        return calls
-    update = TaskUpdate(snap.id, evidence=[_evidence(c) for c in calls])
-    if (failed := _worst(calls)) is not None:
-        return _failure(ctx, update, failed)
+    looked = await _lookups(ctx, snap, Priority.VERIFY)
+    if isinstance(looked, TaskUpdate):
+        return looked
+    calls, update = looked
     now = ctx.now()
     age = now - (snap.first_submitted_at or snap.submitted_at or snap.created_at)
     still = [c for c in calls if c.verdict.action is Action.OK]
@@ -181,14 +177,22 @@ async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-async def _lookups(ctx: StepContext, snap: TaskSnapshot, priority: Priority) -> list[CallRecord] | TaskUpdate:
+async def _lookups(
+    ctx: StepContext, snap: TaskSnapshot, priority: Priority
+) -> tuple[list[CallRecord], TaskUpdate] | TaskUpdate:
+    """One lookup per identifier, and the update holding their evidence; or, when no budget could
+    be had or a call failed, the update that ends the step there."""
     keys = lookup_keys(ctx.conn, snap.email, snap.user_id)
     try:
-        calls = [_lookup_call(ctx, by, v, priority) for by, v in keys]
+        pending = [_lookup_call(ctx, by, v, priority) for by, v in keys]
         # Shielded: a step cancelled mid-way must not cancel a call other steps share.
-        return list(await asyncio.shield(asyncio.gather(*calls)))
+        calls = list(await asyncio.shield(asyncio.gather(*pending)))
     except BudgetBusy:
         return TaskUpdate(snap.id, busy=True)
+    update = TaskUpdate(snap.id, evidence=[_evidence(c) for c in calls])
+    if (failed := _worst(calls)) is not None:
+        return _failure(ctx, update, failed)
+    return calls, update
 
 
 async def lookup(ctx: StepContext, by: LookupBy, value: str, priority: Priority) -> CallRecord:
