@@ -7,10 +7,12 @@ the emulator enforces, queues its requests and runs one worker until the scenari
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,17 +190,39 @@ def emulator_for(clock: SimClock, pid: str, limits: Limits, subjects: int) -> Em
     return state
 
 
-async def run_sim(limits: Limits, deletions: int, accesses: int) -> dict[str, Any]:
+@dataclass
+class Simulation:
+    """Days on one simulated clock: the arrivals, and the in-process emulator they go to."""
+
+    clock: SimClock
+    start: float
+    plan: list[Arrival]
+    state: EmulatorState
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_emulator_app(self.state)))
+
+
+@contextlib.asynccontextmanager
+async def simulation(pid: str, limits: Limits, deletions: int, accesses: int) -> AsyncIterator[Simulation]:
+    """The clock driven (time jumps whenever everything waits) for as long as the block runs."""
     clock = SimClock()
     start = clock.now()
-    plan = arrivals(start, deletions, accesses)
-    state = emulator_for(clock, "R-C", limits, deletions + accesses)
+    state = emulator_for(clock, pid, limits, deletions + accesses)
     stop = asyncio.Event()
     driver = asyncio.create_task(clock.drive(stop))
-    transport = httpx.ASGITransport(app=create_emulator_app(state))
     try:
+        yield Simulation(clock, start, arrivals(start, deletions, accesses), state)
+    finally:
+        stop.set()
+        await driver
+
+
+async def run_sim(limits: Limits, deletions: int, accesses: int) -> dict[str, Any]:
+    async with simulation("R-C", limits, deletions, accesses) as sim:
+        clock, start, plan, state = sim.clock, sim.start, sim.plan, sim.state
         with tempfile.TemporaryDirectory() as home:
-            http = httpx.AsyncClient(transport=transport)
+            http = sim.client()
             budget = LocalBudget(clock)
             async with (
                 http,
@@ -248,9 +272,6 @@ async def run_sim(limits: Limits, deletions: int, accesses: int) -> dict[str, An
                             .where(Request.type == "deletion", Evidence.kind == "lookup")
                         )
                     ).scalar() or 0
-    finally:
-        stop.set()
-        await driver
     verified = [r for r in rows if r.type == "deletion" and r.detail == "deletion verified"]
     access = [r.completed_at - r.created_at for r in rows if r.type == "access" and r.completed_at]
     last = max((r.completed_at for r in verified), default=start)
@@ -277,17 +298,11 @@ async def run_sim(limits: Limits, deletions: int, accesses: int) -> dict[str, An
 
 async def run_sim_baseline(limits: Limits, deletions: int, accesses: int) -> dict[str, Any]:
     """(c) the incumbent way: one subject per call at 75%, a lookup every hour until gone."""
-    clock = SimClock()
-    start = clock.now()
-    plan = arrivals(start, deletions, accesses)
-    state = emulator_for(clock, "B-C", limits, deletions + accesses)
-    stop = asyncio.Event()
-    driver = asyncio.create_task(clock.drive(stop))
     latencies: list[float] = []
     verified_at: list[float] = []
-    transport = httpx.ASGITransport(app=create_emulator_app(state))
-    try:
-        async with httpx.AsyncClient(transport=transport) as http:
+    async with simulation("B-C", limits, deletions, accesses) as sim:
+        clock, start, plan, state = sim.clock, sim.start, sim.plan, sim.state
+        async with sim.client() as http:
             inc = Incumbent(http, "http://emulator/us1", "B-C", limits.rate, limits.max_in_flight, clock)
 
             async def deletion(uid: str) -> None:
@@ -310,9 +325,6 @@ async def run_sim_baseline(limits: Limits, deletions: int, accesses: int) -> dic
                     asyncio.create_task(deletion(f"u{a.index}") if a.kind == "deletion" else access(a.index))
                 )
             await asyncio.gather(*jobs)
-    finally:
-        stop.set()
-        await driver
     counts = account_counts(state.stats.to_json(), "B-C")
     lookups = counts.calls - len(counts.deletion_sizes) - 2 * accesses
     return {
