@@ -95,3 +95,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+def not_found(request: Request, what: str, exc: Exception) -> HTMLResponse:
+    """The 404 page for a missing ``what`` ("connection", "request"), saying which one."""
+    return render(request, "error.html", 404, title=f"No such {what}", detail=str(exc))

@@ -11,7 +11,7 @@ from rightly.api.auth import Principal, runtime_of
 from rightly.api.deps import audited
 from rightly.services import connections as svc
 from rightly.services.errors import NotFound, ServiceError
-from rightly.web.render import render
+from rightly.web.render import not_found, render
 
 router = APIRouter()
 
@@ -23,7 +23,7 @@ async def remove_connection_page(connection_id: str, request: Request) -> Respon
         try:
             conn = await svc.get_connection(s, connection_id)
         except NotFound as exc:
-            return render(request, "error.html", 404, title="No such connection", detail=str(exc))
+            return not_found(request, "connection", exc)
         unfinished = await svc.count_open_tasks(s, conn.id)
     return render(request, "connection_remove.html", conn=svc.connection_view(conn), unfinished=unfinished)
 
@@ -45,7 +45,7 @@ async def remove_connection_submit(connection_id: str, request: Request) -> Resp
                 detail={"name": conn.name},
             )
         except NotFound as exc:
-            return render(request, "error.html", 404, title="No such connection", detail=str(exc))
+            return not_found(request, "connection", exc)
         except ServiceError as exc:
             return render(request, "error.html", exc.status_code, title="Could not remove", detail=str(exc))
     return RedirectResponse(f"/connections?notice=removed&canceled={canceled}", status_code=303)

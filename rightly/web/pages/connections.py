@@ -21,7 +21,7 @@ from rightly.services import connections as svc
 from rightly.services.errors import NotFound, ServiceError, ValidationFailed
 from rightly.store.models import Connection
 from rightly.store.secrets import SecretError
-from rightly.web.render import render
+from rightly.web.render import not_found, render
 
 router = APIRouter()
 
@@ -169,7 +169,7 @@ async def _show(request: Request, connection_id: str, status: int = 200, **conte
         try:
             conn = await svc.get_connection(s, connection_id)
         except NotFound as exc:
-            return render(request, "error.html", 404, title="No such connection", detail=str(exc))
+            return not_found(request, "connection", exc)
     view = svc.connection_view(conn)
     context.setdefault("values", {k: _text(view[k]) for k in FIELDS})
     context.setdefault("errors", {})
@@ -227,7 +227,7 @@ async def edit_connection_submit(connection_id: str, request: Request) -> Respon
         try:
             conn = await svc.get_connection(s, connection_id)
         except NotFound as exc:
-            return render(request, "error.html", 404, title="No such connection", detail=str(exc))
+            return not_found(request, "connection", exc)
         current = svc.connection_view(conn)
         changed: dict[str, Any] = {}
         for key in FIELDS:

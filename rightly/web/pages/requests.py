@@ -21,7 +21,7 @@ from rightly.services import requests as svc
 from rightly.services.errors import NotFound, ServiceError
 from rightly.store.models import Request as RequestRow
 from rightly.store.models import Task
-from rightly.web.render import render
+from rightly.web.render import not_found, render
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -155,7 +155,7 @@ async def request_page(request_id: str, request: Request) -> Response:
     try:
         context = await _request_context(request, request_id)
     except NotFound as exc:
-        return render(request, "error.html", 404, title="No such request", detail=str(exc))
+        return not_found(request, "request", exc)
     return render(request, "request.html", **context)
 
 
@@ -165,7 +165,7 @@ async def request_status_fragment(request_id: str, request: Request) -> Response
     try:
         context = await _request_context(request, request_id)
     except NotFound as exc:
-        return render(request, "error.html", 404, title="No such request", detail=str(exc))
+        return not_found(request, "request", exc)
     return render(request, "_request_live.html", **context)
 
 
