@@ -113,7 +113,7 @@ class _Waiter:
     priority: int
     seq: int
     # Settled whenever the key's state changes (a grant, a release, a waiter leaving, a slow-down).
-    changed: asyncio.Future[None] | None = None
+    changed: asyncio.Future[None]
 
 
 def _queue_order(waiter: _Waiter) -> tuple[int, int]:
@@ -133,13 +133,11 @@ class _KeyState:
         # Only the head of the queue can be granted next; waking everyone on every change made
         # each grant cost O(waiters) wake-ups (hundreds of waiters under load).
         if self.waiters:
-            changed = self.waiters[0].changed
-            if changed is not None and not changed.done():
-                changed.set_result(None)
+            _wake(self.waiters[0])
 
 
 def _wake(waiter: _Waiter) -> None:
-    if waiter.changed is not None and not waiter.changed.done():
+    if not waiter.changed.done():
         waiter.changed.set_result(None)
 
 
@@ -212,7 +210,7 @@ class LocalBudget:
                 if wait is not None:
                     await self.clock.sleep(wait)
                     continue
-                if me.changed is None or me.changed.done():
+                if me.changed.done():
                     me.changed = loop.create_future()
                 if head and self._level(state, now):
                     # The end of a slow-down frees a permit without anyone releasing one.

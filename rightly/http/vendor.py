@@ -26,30 +26,23 @@ class VendorRequest:
     method: str
     url: str  # absolute, query included and encoded
     headers: dict[str, str] = field(repr=False)
+    endpoint: str  # method, path and query, as evidence shows the call (never a header)
     body: bytes | None = None
-    endpoint: str = ""  # method, path and query, as evidence shows the call (never a header)
 
     @classmethod
     def get(cls, url: str, params: dict[str, str], headers: dict[str, str]) -> VendorRequest:
         query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params.items())
-        return cls("GET", f"{url}?{query}", headers, endpoint=f"GET {_path(url)}?{query}")
+        return cls("GET", f"{url}?{query}", headers, f"GET {_path(url)}?{query}")
 
     @classmethod
     def post_json(cls, url: str, payload: Any, headers: dict[str, str]) -> VendorRequest:
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {**headers, "Content-Type": "application/json; charset=utf-8"}
-        return cls("POST", url, headers, body, endpoint=f"POST {_path(url)}")
+        return cls("POST", url, headers, f"POST {_path(url)}", body)
 
     @property
     def host(self) -> str:
         return urlsplit(self.url).hostname or "the vendor's host"
-
-    def describe(self) -> str:
-        """The call as evidence shows it: method, path and query (never a header)."""
-        if self.endpoint:
-            return self.endpoint
-        parts = urlsplit(self.url)
-        return f"{self.method} {parts.path}{'?' + parts.query if parts.query else ''}"
 
 
 @functools.lru_cache(maxsize=256)

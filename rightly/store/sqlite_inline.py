@@ -117,12 +117,10 @@ class Connection:
         self._live.rollback()
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.stop()
 
     def stop(self) -> None:
-        """Close at once (SQLAlchemy's terminate)."""
+        """Close at once (SQLAlchemy's terminate; ``close`` does the same)."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -105,6 +105,6 @@ async def test_a_dropped_answer_is_unreachable_not_a_verdict(
 
 def test_a_request_never_shows_its_passcode() -> None:
     request = lookup_request(account("https://us1.api.clevertap.com"), "email", "a b@example.com")
-    assert PASSCODE not in repr(request) and PASSCODE not in request.describe()
-    assert request.describe() == "GET /us1/1/profile.json?email=a+b%40example.com"
+    assert PASSCODE not in repr(request) and PASSCODE not in request.endpoint
+    assert request.endpoint == "GET /us1/1/profile.json?email=a+b%40example.com"
     assert request.host == "us1.api.clevertap.com"

@@ -107,7 +107,7 @@ class CleverTapClient:
             await self.budget.slow_down(key)
         return CallRecord(
             call=call,
-            endpoint=request.describe(),
+            endpoint=request.endpoint,
             method=request.method,
             at=at,
             status_code=status,
