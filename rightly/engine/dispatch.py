@@ -15,11 +15,11 @@ from rightly.domain.enums import Phase
 from rightly.domain.work import ConnectionConfig, TaskSnapshot, TaskUpdate, settings_of
 from rightly.http.budget import Budget
 from rightly.http.vendor import VendorHTTP
-from rightly.store.models import Connection
 from rightly.store.secrets import Secrets
 
 
-def connection_config(conn: Connection | Row[Any], secrets: Secrets) -> ConnectionConfig:
+def connection_config(conn: Row[Any], secrets: Secrets) -> ConnectionConfig:
+    """A stored connection (as the worker reads it) as a step sees it, its passcode decrypted."""
     passcode = secrets.decrypt(conn.passcode_encrypted)
     return ConnectionConfig(id=conn.id, passcode=passcode, **settings_of(conn))
 
