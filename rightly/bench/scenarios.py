@@ -122,7 +122,7 @@ async def run_http(
                 await connect_bench(rt, pid, base_url, limits)
                 before = account_counts((await probe.get(f"{base_url}/_emulator/stats")).json(), pid)
                 await enqueue(rt, items)
-                worker = rt.worker(WorkerOptions(concurrency=64, idle_poll=0.02))
+                worker = rt.worker(WorkerOptions(concurrency=64))
                 stop = asyncio.Event()
                 phases = ["resolve", "submit"] if deletion else None
 

@@ -1,10 +1,11 @@
 """Sending a vendor call: a small request and answer of our own, and the clients that carry them.
 
-Every CleverTap call goes through ``VendorHTTP.send``. ``AiohttpVendor`` is the client Rightly runs
-with: its HTTP parser is compiled, so a call costs a fraction of the CPU httpx spends on one
-(``docs/benchmark.md``). ``HttpxVendor`` carries the same calls over any ``httpx`` transport: the
-emulator mounted in-process (``httpx.ASGITransport``) for the demo, the simulated-clock benchmark
-and the tests. Both raise the same two errors, so nothing above this module knows which one runs.
+Every CleverTap call goes through ``VendorHTTP.send``. ``rightly.http.h1.H1Vendor`` is the client
+Rightly runs with: plain HTTP/1.1 with keep-alive and a compiled parser, at a fraction of the CPU a
+general-purpose client spends on a call (``docs/benchmark.md``). ``HttpxVendor`` carries the same
+calls over any ``httpx`` transport: the emulator mounted in-process (``httpx.ASGITransport``) for
+the demo, the simulated-clock benchmark and the tests. Both raise the same two errors, so nothing
+above this module knows which one runs.
 
 A request's headers carry the passcode: ``VendorRequest`` never shows them in its repr, and the
 errors name only the host.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
@@ -84,56 +85,6 @@ class VendorHTTP(Protocol):
     async def aclose(self) -> None: ...
 
 
-if TYPE_CHECKING:
-    import aiohttp
-
-
-class AiohttpVendor:
-    """Vendor calls over aiohttp: keep-alive connections per host, no cookies, no redirects.
-    aiohttp is imported on the first call: CLI commands that call no vendor start faster."""
-
-    def __init__(self, max_connections: int = 100) -> None:
-        self.max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        # Created on first use, inside the event loop that will use it.
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, ttl_dns_cache=300),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                headers={"User-Agent": "rightly"},
-            )
-        return self._session
-
-    async def send(self, request: VendorRequest, timeout: float) -> VendorResponse:
-        import aiohttp
-        import yarl
-
-        try:
-            async with self._client().request(
-                request.method,
-                yarl.URL(request.url, encoded=True),  # built encoded: no second pass over it
-                headers=request.headers,
-                data=request.body,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as answer:
-                content = await answer.read()
-                headers = {k.lower(): v for k, v in answer.headers.items()}
-                return VendorResponse(answer.status, content, headers)
-        except TimeoutError:
-            raise VendorTimeout(request.host, f"no answer within {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise VendorUnreachable(request.host, type(exc).__name__) from None
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
 class HttpxVendor:
     """Vendor calls over an ``httpx.AsyncClient`` (any transport: a socket, ASGI, a mock)."""
 
@@ -155,12 +106,3 @@ class HttpxVendor:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def vendor_http(client: VendorHTTP | httpx.AsyncClient | None = None) -> VendorHTTP:
-    """The vendor client to use: the one given (an httpx client is wrapped), else aiohttp's."""
-    if client is None:
-        return AiohttpVendor()
-    if isinstance(client, httpx.AsyncClient):
-        return HttpxVendor(client)
-    return client

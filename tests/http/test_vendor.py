@@ -1,4 +1,4 @@
-"""The vendor clients over a real socket to the emulator: the same answers from aiohttp and httpx,
+"""The vendor clients over a real socket to the emulator: the same answers from Rightly's and httpx,
 the same two errors for a dead host and a hung one, and never the passcode in what they show."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from rightly.connectors.clevertap.api import Account, delete_request, lookup_req
 from rightly.connectors.clevertap.errors import Action, classify_exception, classify_response
 from rightly.emulator import EmulatorState, Faults, create_emulator_app
 from rightly.emulator.server import serving
+from rightly.http.h1 import H1Vendor
 from rightly.http.vendor import (
-    AiohttpVendor,
     HttpxVendor,
     VendorHTTP,
     VendorTimeout,
@@ -24,7 +24,7 @@ from rightly.http.vendor import (
 
 PASSCODE = "vendor-s3cret-passcode"
 VENDORS: dict[str, Callable[[], VendorHTTP]] = {
-    "aiohttp": AiohttpVendor,
+    "h1": H1Vendor,
     "httpx": lambda: HttpxVendor(httpx.AsyncClient()),
 }
 
