@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections.abc import Sequence
@@ -75,6 +76,7 @@ class Account:
         self.timezone = timezone
         self.faults = Faults()
         self.profiles: list[Profile] = []
+        self._next_purge = math.inf  # the earliest purge_at of a marked profile
         self.purged: list[Profile] = []
         self.passcodes: dict[str, Passcode] = {}
         self.random = random.Random(f"{seed}:faults:{project_id}")
@@ -156,7 +158,10 @@ class Account:
         if identity is not None:
             found = self._by_identity(identity)
         elif email is not None:
-            found = next((p for p in self.profiles if p.matches_email(email)), None)
+            wanted = email.casefold()
+            found = next(
+                (p for p in self.profiles if p.email is not None and p.email.casefold() == wanted), None
+            )
         elif object_id is not None:
             found = self._by_object_id(object_id)
         else:
@@ -189,12 +194,19 @@ class Account:
             if profile.marked_at is None:
                 profile.marked_at = now
                 profile.purge_at = purge_time(now, self.tz, self._batch_key, self.deletion_delay)
+                self._next_purge = min(self._next_purge, profile.purge_at)
         return len(dict.fromkeys(matched))
 
     def run_due_deletions(self) -> int:
         """Purge every marked profile whose batch has run; returns how many went."""
         now = self._clock.now()
+        if now < self._next_purge:
+            return 0  # every call asks this: no scan of the profiles until a batch is due
         due = [p for p in self.profiles if p.purge_at is not None and p.purge_at <= now]
+        self._next_purge = min(
+            (p.purge_at for p in self.profiles if p.purge_at is not None and p.purge_at > now),
+            default=math.inf,
+        )
         if due:
             self.profiles = [p for p in self.profiles if p not in due]
             self.purged.extend(due)

@@ -35,9 +35,6 @@ class Profile:
         if object_id not in self.object_ids:
             self.platform_info.append({"platform": platform, "objectId": object_id})
 
-    def matches_email(self, email: str) -> bool:
-        return self.email is not None and self.email.casefold() == email.casefold()
-
     def add_event(self, name: str, ts: int) -> None:
         """Fold one event into the summary, as CleverTap's profile record reports it."""
         summary = self.events.get(name)
