@@ -15,6 +15,7 @@ account's keys share a slot and a script can touch them all):
                    after ``permit_ttl``; every attempt prunes expired ones first.
 ``P{K}:last``      STRING time of the last grant (server µs). The next grant may follow it after
                    1/rate (at the rate in force then) plus a millisecond: GCRA with a burst of one.
+                   (LocalBudget's bursts above 200 calls/s are not mirrored: its waiters poll.)
 ``P{K}:queue``     ZSET waiter token -> priority * 1e12 + arrival number: the head is served next,
                    which gives strict priority and FIFO within a priority across all processes.
 ``P{K}:seq``       STRING arrival counter for the queue.

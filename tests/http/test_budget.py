@@ -82,6 +82,25 @@ async def test_no_one_second_window_holds_more_than_rate_grants(rate: int) -> No
     assert max(grants) - min(grants) == pytest.approx((n - 1) / rate, abs=0.01 * n)
 
 
+@pytest.mark.parametrize("rate", [199, 250, 1000])
+async def test_a_fast_key_is_served_in_small_bursts_within_the_same_bound(rate: int) -> None:
+    clock = FakeClock()
+    budget = LocalBudget(clock)
+    limits = Limits(max_in_flight=1000, rate=rate)
+    grants: list[float] = []
+
+    async def call() -> None:
+        permit = await must_acquire(budget, limits)
+        grants.append(permit.granted_at)
+        await budget.release(permit)
+
+    await asyncio.gather(*(call() for _ in range(3 * rate)))
+    burst = max(1, rate // 100)
+    assert 0.85 * rate <= busiest_second(grants) <= rate  # never more, and most of it used
+    largest = max(grants.count(t) for t in set(grants))
+    assert largest == burst  # 199/s: one at a time; 250/s: two together; 1,000/s: ten
+
+
 async def test_rate_holds_in_real_time() -> None:
     budget = LocalBudget(SystemClock())
     limits = Limits(max_in_flight=10, rate=20)
