@@ -93,6 +93,7 @@ class _Connection(asyncio.Protocol):
         self._received = False
         self._framed = False  # Content-Length or chunked: the end of the connection is not the end
         self._headers_done = False
+        self._complete = False
 
     # -- the exchange ---------------------------------------------------------------------------
 
@@ -105,6 +106,9 @@ class _Connection(asyncio.Protocol):
 
     def done(self) -> None:
         self._answer = None
+
+    def is_closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
 
     def close(self) -> None:
         self.closed = True
@@ -137,6 +141,7 @@ class _Connection(asyncio.Protocol):
             self.close()
 
     def eof_received(self) -> bool | None:
+        self.closed = True  # not to be taken from the pool again, even before connection_lost
         return None  # close the transport; connection_lost finishes the answer
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -149,6 +154,10 @@ class _Connection(asyncio.Protocol):
             self._settle(_Broken(type(exc).__name__ if exc else "connection closed", self._received))
 
     # -- httptools' callbacks -------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._complete:  # bytes after the answer, unasked: the connection is not to be reused
+            self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -178,6 +187,7 @@ class _Connection(asyncio.Protocol):
         self._finish(keep_alive=self.parser.should_keep_alive())
 
     def _finish(self, keep_alive: bool) -> None:
+        self._complete = True
         if not keep_alive:
             self.close()
         self._settle(VendorResponse(self._status, b"".join(self._body), self._headers))
@@ -262,7 +272,7 @@ class H1Vendor:
         oldest_usable = asyncio.get_running_loop().time() - self.idle_seconds
         while idle:
             conn = idle.pop()
-            if not conn.closed and conn.idle_since >= oldest_usable:
+            if not conn.closed and conn.idle_since >= oldest_usable and not conn.is_closing():
                 return conn
             conn.close()
         return None

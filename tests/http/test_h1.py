@@ -135,6 +135,16 @@ async def test_a_no_content_answer_keeps_the_connection() -> None:
     assert seen.connections == 1
 
 
+async def test_bytes_after_an_answer_retire_the_connection() -> None:
+    client = H1Vendor()
+    async with raw_server(answer(OK + b"HTTP/1.1 200 OK\r\nContent-Len")) as (root, seen):
+        first = await client.send(lookup(root), 5)
+        second = await client.send(lookup(root), 5)
+    await client.aclose()
+    assert first.json() == second.json() == {"status": "ok"}
+    assert seen.connections == 2  # the first connection was not trusted again
+
+
 async def test_a_connection_the_server_dropped_while_idle_is_replaced_once() -> None:
     async def reply(n: int, writer: asyncio.StreamWriter) -> bool:
         if n == 2:
