@@ -13,6 +13,9 @@ What it does, and what it refuses:
 * Bodies framed by Content-Length, by chunks, or by the end of the connection; an answer larger
   than ``max_body`` is refused. No redirects are followed and no compression is asked for.
 * ``timeout`` bounds the whole call: connecting, TLS, writing and reading.
+* A forward proxy from the environment, as curl and most HTTP clients read it: ``HTTPS_PROXY`` /
+  ``HTTP_PROXY`` (an ``http://`` proxy, credentials in its URL allowed) and ``NO_PROXY``. HTTPS goes
+  through a CONNECT tunnel (the proxy sees only the host name); plain HTTP is sent to the proxy.
 * A header that would split the request (a CR or LF, say in a pasted passcode) is refused before
   anything is sent.
 Errors are ``VendorTimeout`` and ``VendorUnreachable``, which name the host and never a header.
@@ -21,15 +24,21 @@ Errors are ``VendorTimeout`` and ``VendorUnreachable``, which name the host and 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import logging
 import ssl
+import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 
 from rightly.http.vendor import VendorRequest, VendorResponse, VendorTimeout, VendorUnreachable
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 32 * 2**20
 IDLE_SECONDS = 15.0  # below the keep-alive timeouts servers commonly use (60 s and more)
@@ -60,6 +69,34 @@ class _Origin:
     host_header: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Proxy:
+    host: str
+    port: int
+    authorization: str | None  # a Proxy-Authorization header value: never shown
+
+    def __repr__(self) -> str:
+        return f"_Proxy({self.host}:{self.port})"
+
+    @classmethod
+    def parse(cls, url: str) -> _Proxy:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(
+                f"only http:// forward proxies are supported, not {parts.scheme}://{parts.hostname}"
+            )
+        auth = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            auth = "Basic " + base64.b64encode(pair.encode()).decode()
+        return cls(parts.hostname, parts.port or 80, auth)
+
+
+def environment_proxies() -> dict[str, str]:
+    """The proxies the environment names (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``, any case)."""
+    return urllib.request.getproxies_environment()
+
+
 @functools.lru_cache(maxsize=256)
 def _origin(base: str) -> _Origin:
     parts = urlsplit(base)
@@ -83,6 +120,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self._answer: asyncio.Future[VendorResponse] | None = None
+        self._tunnel: asyncio.Future[bytes] | None = None  # a proxy's answer to CONNECT, while awaited
+        self._tunnel_head = b""
         self._reset()
 
     def _reset(self) -> None:
@@ -129,7 +168,22 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's subclasses
 
+    def tunnel(self, request: bytes) -> asyncio.Future[bytes]:
+        """Send a CONNECT; the future holds the proxy's answer up to its blank line."""
+        assert self.transport is not None
+        self._tunnel = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return self._tunnel
+
     def data_received(self, data: bytes) -> None:
+        if self._tunnel is not None:
+            self._tunnel_head += data
+            if b"\r\n\r\n" in self._tunnel_head or len(self._tunnel_head) > 16384:
+                tunnel, head = self._tunnel, self._tunnel_head
+                self._tunnel, self._tunnel_head = None, b""
+                if not tunnel.done():
+                    tunnel.set_result(head)
+            return
         if self._answer is None:  # nothing was asked: the connection cannot be trusted any more
             self.close()
             return
@@ -146,6 +200,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._tunnel is not None and not self._tunnel.done():
+            self._tunnel.set_exception(_Broken("the proxy closed the connection", answered=False))
         if self._answer is None:
             return
         if self._headers_done and not self._framed:
@@ -204,7 +260,17 @@ class H1Vendor:
         idle_seconds: float = IDLE_SECONDS,
         max_body: int = MAX_BODY,
         user_agent: str = "rightly",
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
+        """``proxies``: {"https": url, "http": url, "no": hosts}, by default from the environment."""
+        self._proxy_settings = dict(environment_proxies() if proxies is None else proxies)
+        self._proxies: dict[str, _Proxy] = {}
+        for scheme in ("http", "https"):
+            if url := self._proxy_settings.get(scheme):
+                try:
+                    self._proxies[scheme] = _Proxy.parse(url)
+                except ValueError as exc:
+                    log.warning("%s_proxy ignored: %s", scheme, exc)
         self._ssl = ssl_context
         self.max_idle_per_origin = max_idle_per_origin
         self.idle_seconds = idle_seconds
@@ -215,7 +281,12 @@ class H1Vendor:
     async def send(self, request: VendorRequest, timeout: float) -> VendorResponse:
         base, _, query = request.url.partition("?")
         origin = _origin(base)
-        data = self._encode(request, origin, f"{origin.path}?{query}" if query else origin.path)
+        target = f"{origin.path}?{query}" if query else origin.path
+        proxy = self._proxy_for(origin)
+        if proxy is not None and not origin.tls:  # plain HTTP: the proxy takes the whole URL
+            data = self._encode(request, origin, f"http://{origin.host_header}{target}", proxy.authorization)
+        else:
+            data = self._encode(request, origin, target)
         try:
             async with asyncio.timeout(timeout):
                 try:
@@ -248,6 +319,9 @@ class H1Vendor:
 
     async def _open(self, origin: _Origin) -> _Connection:
         loop = asyncio.get_running_loop()
+        proxy = self._proxy_for(origin)
+        if proxy is not None:
+            return await self._open_via(proxy, origin)
         try:
             _, conn = await loop.create_connection(
                 lambda: _Connection(self.max_body),
@@ -259,6 +333,49 @@ class H1Vendor:
         except OSError as exc:  # refused, unresolvable, TLS refused or unverifiable
             raise _Broken(type(exc).__name__, answered=False) from None
         return conn
+
+    async def _open_via(self, proxy: _Proxy, origin: _Origin) -> _Connection:
+        """A connection through the proxy: for HTTPS, a CONNECT tunnel with TLS to the origin inside."""
+        loop = asyncio.get_running_loop()
+        named = f"proxy {proxy.host}:{proxy.port}"
+        try:
+            _, conn = await loop.create_connection(lambda: _Connection(self.max_body), proxy.host, proxy.port)
+        except OSError as exc:
+            raise _Broken(f"{named} unreachable: {type(exc).__name__}", answered=False) from None
+        if not origin.tls:
+            return conn
+        try:
+            authority = (
+                f"[{origin.host}]:{origin.port}" if ":" in origin.host else f"{origin.host}:{origin.port}"
+            )
+            lines = [f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"]
+            if proxy.authorization:
+                lines.append(f"Proxy-Authorization: {proxy.authorization}\r\n")
+            head = await conn.tunnel(("".join(lines) + "\r\n").encode())
+            status = head.split(b"\r\n", 1)[0].split(b" ")
+            if len(status) < 2 or status[1] != b"200":
+                code = status[1].decode("latin-1", "replace")[:3] if len(status) > 1 else "?"
+                raise _Broken(f"{named} refused the tunnel (HTTP {code})", answered=False)
+            assert conn.transport is not None
+            try:
+                tls = await loop.start_tls(
+                    conn.transport, conn, self._ssl_context(), server_hostname=origin.host
+                )
+            except OSError as exc:  # the origin's certificate, through the tunnel
+                raise _Broken(type(exc).__name__, answered=False) from None
+            if tls is None:
+                raise _Broken("TLS through the proxy failed", answered=False)
+            conn.transport = cast(asyncio.Transport, tls)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _proxy_for(self, origin: _Origin) -> _Proxy | None:
+        proxy = self._proxies.get("https" if origin.tls else "http")
+        if proxy is None or _bypassed(origin.host, origin.port, self._proxy_settings.get("no", "")):
+            return None
+        return proxy
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -287,8 +404,12 @@ class H1Vendor:
         conn.idle_since = asyncio.get_running_loop().time()
         idle.append(conn)
 
-    def _encode(self, request: VendorRequest, origin: _Origin, target: str) -> bytes:
+    def _encode(
+        self, request: VendorRequest, origin: _Origin, target: str, proxy_authorization: str | None = None
+    ) -> bytes:
         lines = [f"{request.method} {target} HTTP/1.1\r\nHost: {origin.host_header}\r\n", self._agent]
+        if proxy_authorization:
+            lines.append(f"Proxy-Authorization: {proxy_authorization}\r\n")
         for name, value in request.headers.items():
             if _splits(name) or _splits(value):  # input validation keeps these out; never send one
                 raise ValueError(f"the {_printable(name)} header holds a line break; the call was not sent")
@@ -305,6 +426,22 @@ class H1Vendor:
             for conn in idle:
                 conn.close()
         self._idle.clear()
+
+
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """NO_PROXY as curl reads it: ``*``, or host names and domains (``example.com`` also covers
+    ``api.example.com``; a leading dot is optional), each optionally with a port."""
+    host = host.lower()
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lstrip(".").strip("[]")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
 
 
 def _splits(text: str) -> bool:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from rightly.http.h1 import H1Vendor
+from rightly.http.h1 import H1Vendor, _bypassed
 from rightly.http.vendor import VendorRequest, VendorTimeout, VendorUnreachable
 
 PASSCODE = "h1-s3cret-passcode"
@@ -266,3 +266,144 @@ async def test_https_is_verified_against_the_trusted_certificates(tmp_path: Path
     await default.aclose()
     assert got.json() == {"status": "ok"} and len(seen.requests) == 1
     assert "localhost" in str(caught.value) and "SSL" in str(caught.value)
+
+
+# -- a forward proxy ------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def forward_proxy(refuse: bool = False) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """An HTTP proxy: CONNECT tunnels for HTTPS, absolute-form requests forwarded for HTTP."""
+    heads: list[bytes] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
+        method, target, _ = head.split(b"\r\n", 1)[0].split(b" ")
+        if refuse:
+            writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
+        if method == b"CONNECT":
+            host, port = target.decode().rsplit(":", 1)
+        else:
+            parts = target.decode().removeprefix("http://").split("/", 1)[0]
+            host, port = parts.rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        if method == b"CONNECT":
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            up_writer.write(head)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}", heads
+    finally:
+        server.close()
+
+
+def _tls_server(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    cert_file, key_file = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    return server_ctx, ssl.create_default_context(cafile=str(cert_file))
+
+
+async def test_https_goes_through_the_environments_proxy_in_a_tunnel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_ctx, client_ctx = _tls_server(tmp_path)
+    async with (
+        forward_proxy() as (proxy, heads),
+        raw_server(answer(OK), ssl_context=server_ctx) as (root, seen),
+    ):
+        monkeypatch.setenv("HTTPS_PROXY", f"http://ops:pa%40ss@{proxy}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = H1Vendor(ssl_context=client_ctx)
+        first = await client.send(lookup(root), 5)
+        second = await client.send(lookup(root), 5)
+        await client.aclose()
+    assert first.json() == second.json() == {"status": "ok"}
+    assert len(heads) == 1  # one tunnel, kept alive for both calls
+    authority = root.removeprefix("https://")
+    assert heads[0].startswith(f"CONNECT {authority} HTTP/1.1\r\n".encode())
+    assert b"Proxy-Authorization: Basic b3BzOnBhQHNz\r\n" in heads[0]  # ops:pa@ss
+    # The origin got an ordinary request (the proxy's credentials and the passcode stay apart).
+    (line, headers, _), _ = seen.requests
+    assert line.startswith("GET /us1/1/profile.json?") and "proxy-authorization" not in headers
+
+
+async def test_plain_http_is_sent_to_the_proxy_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with forward_proxy() as (proxy, heads), raw_server(answer(OK)) as (root, seen):
+        client = H1Vendor(proxies={"http": f"http://{proxy}"})
+        got = await client.send(lookup(root), 5)
+        await client.aclose()
+    assert got.json() == {"status": "ok"}
+    assert heads[0].startswith(f"GET {root}/us1/1/profile.json?email=".encode())
+    assert seen.requests[0][0].startswith(f"GET {root}/us1/1/profile.json?")
+
+
+async def test_a_proxy_that_refuses_is_named_without_its_credentials(tmp_path: Path) -> None:
+    server_ctx, client_ctx = _tls_server(tmp_path)
+    async with (
+        forward_proxy(refuse=True) as (proxy, _),
+        raw_server(answer(OK), ssl_context=server_ctx) as (root, seen),
+    ):
+        client = H1Vendor(ssl_context=client_ctx, proxies={"https": f"http://ops:hunter2@{proxy}"})
+        with pytest.raises(VendorUnreachable) as caught:
+            await client.send(lookup(root), 5)
+        await client.aclose()
+    assert f"proxy {proxy} refused the tunnel (HTTP 407)" in str(caught.value)
+    assert "hunter2" not in str(caught.value) and seen.requests == []
+
+
+async def test_no_proxy_hosts_are_reached_directly(tmp_path: Path) -> None:
+    server_ctx, client_ctx = _tls_server(tmp_path)
+    async with forward_proxy() as (proxy, heads), raw_server(answer(OK), ssl_context=server_ctx) as (root, _):
+        client = H1Vendor(
+            ssl_context=client_ctx, proxies={"https": f"http://{proxy}", "no": ".internal, localhost"}
+        )
+        assert (await client.send(lookup(root), 5)).status_code == 200
+        await client.aclose()
+    assert heads == []
+
+
+@pytest.mark.parametrize(
+    "host, port, no_proxy, bypassed",
+    [
+        ("us1.api.clevertap.com", 443, "", False),
+        ("us1.api.clevertap.com", 443, "*", True),
+        ("us1.api.clevertap.com", 443, "clevertap.com", True),
+        ("us1.api.clevertap.com", 443, ".clevertap.com", True),
+        ("us1.api.clevertap.com", 443, "notclevertap.com", False),
+        ("evilclevertap.com", 443, "clevertap.com", False),
+        ("us1.api.clevertap.com", 443, "example.org, us1.api.clevertap.com:443", True),
+        ("us1.api.clevertap.com", 443, "us1.api.clevertap.com:8443", False),
+    ],
+)
+def test_no_proxy_matches_hosts_and_domains_as_curl_does(
+    host: str, port: int, no_proxy: str, bypassed: bool
+) -> None:
+    assert _bypassed(host, port, no_proxy) is bypassed
+
+
+async def test_an_unsupported_proxy_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    client = H1Vendor(proxies={"http": "socks5://127.0.0.1:9"})  # nothing listens on port 9
+    assert "http_proxy ignored: only http:// forward proxies are supported" in caplog.text
+    async with raw_server(answer(OK)) as (root, _):
+        assert (await client.send(lookup(root), 5)).status_code == 200  # sent directly
+    await client.aclose()
