@@ -14,8 +14,9 @@ What it does, and what it refuses:
   than ``max_body`` is refused. No redirects are followed and no compression is asked for.
 * ``timeout`` bounds the whole call: connecting, TLS, writing and reading.
 * A forward proxy from the environment, as curl and most HTTP clients read it: ``HTTPS_PROXY`` /
-  ``HTTP_PROXY`` (an ``http://`` proxy, credentials in its URL allowed) and ``NO_PROXY``. HTTPS goes
-  through a CONNECT tunnel (the proxy sees only the host name); plain HTTP is sent to the proxy.
+  ``HTTP_PROXY`` (an ``http://`` proxy, credentials in its URL allowed) and ``NO_PROXY``; this
+  machine itself (localhost) is always reached directly. HTTPS goes through a CONNECT tunnel (the
+  proxy sees only the host name); plain HTTP is sent to the proxy.
 * A header that would split the request (a CR or LF, say in a pasted passcode) is refused before
   anything is sent.
 Errors are ``VendorTimeout`` and ``VendorUnreachable``, which name the host and never a header.
@@ -373,7 +374,9 @@ class H1Vendor:
 
     def _proxy_for(self, origin: _Origin) -> _Proxy | None:
         proxy = self._proxies.get("https" if origin.tls else "http")
-        if proxy is None or _bypassed(origin.host, origin.port, self._proxy_settings.get("no", "")):
+        if proxy is None or _loopback(origin.host):  # as Go's clients do: this machine is never proxied
+            return None
+        if _bypassed(origin.host, origin.port, self._proxy_settings.get("no", "")):
             return None
         return proxy
 
@@ -426,6 +429,10 @@ class H1Vendor:
             for conn in idle:
                 conn.close()
         self._idle.clear()
+
+
+def _loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def _bypassed(host: str, port: int, no_proxy: str) -> bool:

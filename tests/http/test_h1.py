@@ -23,6 +23,7 @@ from rightly.http.vendor import VendorRequest, VendorTimeout, VendorUnreachable
 
 PASSCODE = "h1-s3cret-passcode"
 HEADERS = {"X-CleverTap-Account-Id": "P-1", "X-CleverTap-Passcode": PASSCODE}
+VENDOR_HOST = "vendor.rightly.invalid"  # reachable only through the test's proxy
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"status":"ok"}'
 
 
@@ -238,7 +239,10 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.DNSName(VENDOR_HOST)]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -273,7 +277,8 @@ async def test_https_is_verified_against_the_trusted_certificates(tmp_path: Path
 
 @asynccontextmanager
 async def forward_proxy(refuse: bool = False) -> AsyncIterator[tuple[str, list[bytes]]]:
-    """An HTTP proxy: CONNECT tunnels for HTTPS, absolute-form requests forwarded for HTTP."""
+    """An HTTP proxy: CONNECT tunnels for HTTPS, absolute-form requests forwarded for HTTP; it
+    resolves VENDOR_HOST (a name nothing else resolves) to this machine."""
     heads: list[bytes] = []
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -300,7 +305,8 @@ async def forward_proxy(refuse: bool = False) -> AsyncIterator[tuple[str, list[b
         else:
             parts = target.decode().removeprefix("http://").split("/", 1)[0]
             host, port = parts.rsplit(":", 1)
-        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        assert host == VENDOR_HOST  # the client left the name to the proxy
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", int(port))
         if method == b"CONNECT":
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         else:
@@ -334,12 +340,13 @@ async def test_https_goes_through_the_environments_proxy_in_a_tunnel(
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         client = H1Vendor(ssl_context=client_ctx)
-        first = await client.send(lookup(root), 5)
-        second = await client.send(lookup(root), 5)
+        vendor = root.replace("localhost", VENDOR_HOST)
+        first = await client.send(lookup(vendor), 5)
+        second = await client.send(lookup(vendor), 5)
         await client.aclose()
     assert first.json() == second.json() == {"status": "ok"}
     assert len(heads) == 1  # one tunnel, kept alive for both calls
-    authority = root.removeprefix("https://")
+    authority = vendor.removeprefix("https://")
     assert heads[0].startswith(f"CONNECT {authority} HTTP/1.1\r\n".encode())
     assert b"Proxy-Authorization: Basic b3BzOnBhQHNz\r\n" in heads[0]  # ops:pa@ss
     # The origin got an ordinary request (the proxy's credentials and the passcode stay apart).
@@ -350,11 +357,12 @@ async def test_https_goes_through_the_environments_proxy_in_a_tunnel(
 async def test_plain_http_is_sent_to_the_proxy_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     async with forward_proxy() as (proxy, heads), raw_server(answer(OK)) as (root, seen):
         client = H1Vendor(proxies={"http": f"http://{proxy}"})
-        got = await client.send(lookup(root), 5)
+        vendor = root.replace("127.0.0.1", VENDOR_HOST)
+        got = await client.send(lookup(vendor), 5)
         await client.aclose()
     assert got.json() == {"status": "ok"}
-    assert heads[0].startswith(f"GET {root}/us1/1/profile.json?email=".encode())
-    assert seen.requests[0][0].startswith(f"GET {root}/us1/1/profile.json?")
+    assert heads[0].startswith(f"GET {vendor}/us1/1/profile.json?email=".encode())
+    assert seen.requests[0][0].startswith(f"GET {vendor}/us1/1/profile.json?")
 
 
 async def test_a_proxy_that_refuses_is_named_without_its_credentials(tmp_path: Path) -> None:
@@ -365,20 +373,24 @@ async def test_a_proxy_that_refuses_is_named_without_its_credentials(tmp_path: P
     ):
         client = H1Vendor(ssl_context=client_ctx, proxies={"https": f"http://ops:hunter2@{proxy}"})
         with pytest.raises(VendorUnreachable) as caught:
-            await client.send(lookup(root), 5)
+            await client.send(lookup(root.replace("localhost", VENDOR_HOST)), 5)
         await client.aclose()
     assert f"proxy {proxy} refused the tunnel (HTTP 407)" in str(caught.value)
     assert "hunter2" not in str(caught.value) and seen.requests == []
 
 
-async def test_no_proxy_hosts_are_reached_directly(tmp_path: Path) -> None:
+async def test_no_proxy_hosts_and_this_machine_are_reached_directly(tmp_path: Path) -> None:
     server_ctx, client_ctx = _tls_server(tmp_path)
     async with forward_proxy() as (proxy, heads), raw_server(answer(OK), ssl_context=server_ctx) as (root, _):
-        client = H1Vendor(
-            ssl_context=client_ctx, proxies={"https": f"http://{proxy}", "no": ".internal, localhost"}
+        direct = H1Vendor(
+            ssl_context=client_ctx, proxies={"https": f"http://{proxy}", "no": f"x.internal,{VENDOR_HOST}"}
         )
-        assert (await client.send(lookup(root), 5)).status_code == 200
-        await client.aclose()
+        with pytest.raises(VendorUnreachable):  # not through the proxy, so the name does not resolve
+            await direct.send(lookup(root.replace("localhost", VENDOR_HOST)), 5)
+        local = H1Vendor(ssl_context=client_ctx, proxies={"https": f"http://{proxy}"})
+        assert (await local.send(lookup(root), 5)).status_code == 200  # localhost: never proxied
+        await direct.aclose()
+        await local.aclose()
     assert heads == []
 
 
