@@ -28,6 +28,7 @@ import asyncio
 import base64
 import functools
 import logging
+import socket
 import ssl
 import urllib.request
 from collections.abc import Mapping
@@ -208,7 +209,7 @@ class _Connection(asyncio.Protocol):
         if self._headers_done and not self._framed:
             self._finish(keep_alive=False)  # the body ran until the server closed the connection
         else:
-            self._settle(_Broken(type(exc).__name__ if exc else "connection closed", self._received))
+            self._settle(_Broken(_describe(exc) if exc else "connection closed", self._received))
 
     # -- httptools' callbacks -------------------------------------------------------------------
 
@@ -332,7 +333,7 @@ class H1Vendor:
                 server_hostname=origin.host if origin.tls else None,
             )
         except OSError as exc:  # refused, unresolvable, TLS refused or unverifiable
-            raise _Broken(type(exc).__name__, answered=False) from None
+            raise _Broken(_describe(exc), answered=False) from None
         return conn
 
     async def _open_via(self, proxy: _Proxy, origin: _Origin) -> _Connection:
@@ -342,7 +343,7 @@ class H1Vendor:
         try:
             _, conn = await loop.create_connection(lambda: _Connection(self.max_body), proxy.host, proxy.port)
         except OSError as exc:
-            raise _Broken(f"{named} unreachable: {type(exc).__name__}", answered=False) from None
+            raise _Broken(f"{named} unreachable: {_describe(exc)}", answered=False) from None
         if not origin.tls:
             return conn
         try:
@@ -363,7 +364,7 @@ class H1Vendor:
                     conn.transport, conn, self._ssl_context(), server_hostname=origin.host
                 )
             except OSError as exc:  # the origin's certificate, through the tunnel
-                raise _Broken(type(exc).__name__, answered=False) from None
+                raise _Broken(_describe(exc), answered=False) from None
             if tls is None:
                 raise _Broken("TLS through the proxy failed", answered=False)
             conn.transport = cast(asyncio.Transport, tls)
@@ -429,6 +430,21 @@ class H1Vendor:
             for conn in idle:
                 conn.close()
         self._idle.clear()
+
+
+def _describe(exc: BaseException) -> str:
+    """What went wrong with a connection, in words (never the exception's text: it may quote data)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "its TLS certificate is not trusted (SSLCertVerificationError)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({type(exc).__name__})"
+    if isinstance(exc, socket.gaierror):
+        return "host name not found (gaierror)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (ConnectionRefusedError)"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset (ConnectionResetError)"
+    return type(exc).__name__
 
 
 def _loopback(host: str) -> bool:

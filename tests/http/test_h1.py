@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -418,4 +419,16 @@ async def test_an_unsupported_proxy_is_ignored_with_a_warning(caplog: pytest.Log
     assert "http_proxy ignored: only http:// forward proxies are supported" in caplog.text
     async with raw_server(answer(OK)) as (root, _):
         assert (await client.send(lookup(root), 5)).status_code == 200  # sent directly
+    await client.aclose()
+
+
+async def test_connection_failures_are_said_in_words() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again once the block ends
+    client = H1Vendor(proxies={})
+    with pytest.raises(VendorUnreachable, match="connection refused"):
+        await client.send(lookup(f"http://127.0.0.1:{port}"), 5)
+    with pytest.raises(VendorUnreachable, match=f"host name not found .*{VENDOR_HOST}"):
+        await client.send(lookup(f"https://{VENDOR_HOST}"), 5)
     await client.aclose()
