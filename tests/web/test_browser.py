@@ -1,6 +1,7 @@
 """The web UI in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright for Python)
 against a live server with the CleverTap emulator behind it. Each test saves screenshots of the
-pages it visits under docs/screenshots/."""
+pages it visits under test-artifacts/screenshots/ (or where RIGHTLY_SCREENSHOTS points:
+``RIGHTLY_SCREENSHOTS=docs/screenshots`` refreshes the README's)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from tests.conftest import PASSCODE, PROJECT, REGION, sample_emulator
 from tests.web.live import PASSWORD, Live, ShiftableClock, live_server
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / os.environ.get("RIGHTLY_SCREENSHOTS", "test-artifacts/screenshots")
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
