@@ -432,3 +432,23 @@ async def test_connection_failures_are_said_in_words() -> None:
     with pytest.raises(VendorUnreachable, match=f"host name not found .*{VENDOR_HOST}"):
         await client.send(lookup(f"https://{VENDOR_HOST}"), 5)
     await client.aclose()
+
+
+def test_the_transport_sensitive_cases_hold_on_uvloop_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tests above run on asyncio's loop; ``rightly`` runs on uvloop, whose transports (TLS,
+    start_tls in a tunnel, a peer closing) are its own. The same cases, on uvloop."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def cases() -> None:
+        assert "uvloop" in type(asyncio.get_running_loop()).__module__
+        await test_https_is_verified_against_the_trusted_certificates(tmp_path / "direct")
+        await test_https_goes_through_the_environments_proxy_in_a_tunnel(tmp_path / "tunnel", monkeypatch)
+        await test_a_connection_the_server_dropped_while_idle_is_replaced_once()
+        await test_bytes_after_an_answer_retire_the_connection()
+        await test_a_vendor_that_accepts_and_never_answers_times_out()
+
+    (tmp_path / "direct").mkdir()
+    (tmp_path / "tunnel").mkdir()
+    uvloop.run(cases())
