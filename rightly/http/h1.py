@@ -11,7 +11,7 @@ What it does, and what it refuses:
   the server closed, is not. A reused connection that breaks before the first byte of an answer
   (the server closed it as we wrote) is retried once on a new one: the vendor never saw the call.
 * Bodies framed by Content-Length, by chunks, or by the end of the connection; an answer larger
-  than ``max_body`` is refused. No redirects are followed and no compression is asked for.
+  than ``max_body``, or with more than 64 KiB of headers, is refused. No redirects are followed and no compression is asked for.
 * ``timeout`` bounds the whole call: connecting, TLS, writing and reading.
 * A forward proxy from the environment, as curl and most HTTP clients read it: ``HTTPS_PROXY`` /
   ``HTTP_PROXY`` (an ``http://`` proxy, credentials in its URL allowed) and ``NO_PROXY``; this
@@ -43,6 +43,7 @@ from rightly.http.vendor import VendorRequest, VendorResponse, VendorTimeout, Ve
 log = logging.getLogger(__name__)
 
 MAX_BODY = 32 * 2**20
+MAX_HEAD = 64 * 2**10  # an answer's status line and headers
 IDLE_SECONDS = 15.0  # below the keep-alive timeouts servers commonly use (60 s and more)
 
 
@@ -131,6 +132,8 @@ class _Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._size = 0
+        self._head_size = 0  # bytes received while the headers were still unfinished
+        self._header_size = 0  # bytes of the headers parsed
         self._received = False
         self._framed = False  # Content-Length or chunked: the end of the connection is not the end
         self._headers_done = False
@@ -195,6 +198,15 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._settle(_Broken("not an HTTP answer", answered=True))
             self.close()
+            return
+        if not self._headers_done:  # all of it was status line and headers, still unfinished
+            self._head_size += len(data)
+            if self._head_size > MAX_HEAD:
+                self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        self._settle(_Broken(f"answer headers larger than {MAX_HEAD // 2**10} KiB", answered=True))
+        self.close()
 
     def eof_received(self) -> bool | None:
         self.closed = True  # not to be taken from the pool again, even before connection_lost
@@ -218,6 +230,10 @@ class _Connection(asyncio.Protocol):
             self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_size += len(name) + len(value)
+        if self._header_size > MAX_HEAD:  # (the parser hands over whole headers, however long)
+            self._refuse_head()
+            return
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:

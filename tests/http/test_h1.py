@@ -188,8 +188,9 @@ async def test_an_idle_connection_past_its_age_is_not_reused() -> None:
         (b"hello, this is not HTTP\r\n\r\n", "not an HTTP answer"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + b"x" * 2000, "answer larger than"),
         (b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"cut":', "connection closed"),
+        (b"HTTP/1.1 200 OK\r\nX-Filler: " + b"y" * 70000 + b"\r\n\r\n", "answer headers larger than 64 KiB"),
     ],
-    ids=["not-http", "too-large", "cut-short"],
+    ids=["not-http", "too-large", "cut-short", "endless-headers"],
 )
 async def test_a_nonsense_answer_is_an_error_that_names_only_the_host(wire: bytes, what: str) -> None:
     client = H1Vendor(max_body=1000)
@@ -199,6 +200,22 @@ async def test_a_nonsense_answer_is_an_error_that_names_only_the_host(wire: byte
     await client.aclose()
     assert what in str(caught.value) and "127.0.0.1" in str(caught.value)
     assert PASSCODE not in str(caught.value)
+
+
+async def test_a_header_that_never_ends_is_cut_off() -> None:
+    async def endless(_: int, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Filler: ")
+        for _ in range(40):
+            writer.write(b"z" * 4096)
+            await writer.drain()
+            await asyncio.sleep(0.005)  # arrives in pieces, none of which ends the header
+        return False
+
+    client = H1Vendor()
+    async with raw_server(endless) as (root, _):
+        with pytest.raises(VendorUnreachable, match="answer headers larger than 64 KiB"):
+            await client.send(lookup(root), 5)
+    await client.aclose()
 
 
 async def test_a_header_that_would_split_the_request_is_never_sent() -> None:
