@@ -308,19 +308,21 @@ class H1Vendor:
         try:
             async with asyncio.timeout(timeout):
                 try:
-                    return await self._exchange(origin, data, reuse=True)
+                    return await self._exchange(origin, proxy, data, reuse=True)
                 except _Stale:
-                    return await self._exchange(origin, data, reuse=False)
+                    return await self._exchange(origin, proxy, data, reuse=False)
         except TimeoutError:
             raise VendorTimeout(origin.host, f"no answer within {timeout:g} s") from None
         except _Broken as broken:
             raise VendorUnreachable(origin.host, broken.what) from None
 
-    async def _exchange(self, origin: _Origin, data: bytes, *, reuse: bool) -> VendorResponse:
+    async def _exchange(
+        self, origin: _Origin, proxy: _Proxy | None, data: bytes, *, reuse: bool
+    ) -> VendorResponse:
         conn = self._take_idle(origin) if reuse else None
         reused = conn is not None
         if conn is None:
-            conn = await self._open(origin)
+            conn = await (self._open(origin) if proxy is None else self._open_via(proxy, origin))
         try:
             answer = await conn.exchange(data)
         except _Broken as broken:
@@ -336,12 +338,9 @@ class H1Vendor:
         return answer
 
     async def _open(self, origin: _Origin) -> _Connection:
-        loop = asyncio.get_running_loop()
-        proxy = self._proxy_for(origin)
-        if proxy is not None:
-            return await self._open_via(proxy, origin)
+        """A direct connection to the origin."""
         try:
-            _, conn = await loop.create_connection(
+            _, conn = await asyncio.get_running_loop().create_connection(
                 lambda: _Connection(self.max_body),
                 origin.host,
                 origin.port,
