@@ -19,8 +19,8 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -ra
 
 lint: $(STAMP)
-	$(BIN)/ruff check rightly tests
-	$(BIN)/ruff format --check rightly tests
+	$(BIN)/ruff check rightly tests bench
+	$(BIN)/ruff format --check rightly tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(BIN)/rightly bench
+	$(BIN)/python -m bench
 
 # Debian's Chromium for the browser tests (skipped when it cannot be installed outside CI).
 browser:

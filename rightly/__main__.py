@@ -1,3 +1,3 @@
-from rightly.cli.main import app
+from rightly.app.cli import main
 
-app(prog_name="rightly")
+main()

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     lease_seconds: float = 120.0
     deletion_batch_window: float = 0.5
     session_secret: str | None = Field(default=None, repr=False)
+    # Connections may name an API host other than their vendor's own (the emulator, a reverse
+    # proxy). Off by default: a stored secret is only ever sent to the vendor.
+    allow_custom_base_urls: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -17,9 +17,10 @@ import httpx
 import pytest
 import redis
 
+from rightly.app.runtime import open_runtime
 from rightly.domain.clock import Clock, FakeClock
 from rightly.emulator import EmulatorState, create_emulator_app
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 
 PG_URL = os.environ.get("RIGHTLY_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")

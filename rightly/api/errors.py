@@ -75,7 +75,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return problem(exc.status_code, str(exc))
+        errors = [FieldError(**e) for e in getattr(exc, "errors", [])] or None
+        return problem(exc.status_code, str(exc), errors=errors)
 
     @app.exception_handler(SecretError)
     async def _secret(_: Request, exc: SecretError) -> JSONResponse:

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from rightly.domain.enums import RequestType
 from rightly.domain.roles import Role
-from rightly.services.connections import ConnectionInput, ConnectionPatch
 from rightly.services.errors import InvalidInput
 from rightly.services.requests import normalize_subject
 
@@ -20,110 +19,6 @@ def plain_text(value: str | None) -> str | None:
     if value is not None and any(0xD800 <= ord(c) <= 0xDFFF or ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("must be printable text")
     return value
-
-
-def _passcode(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and not all(33 <= ord(c) <= 126 for c in value.get_secret_value()):
-        raise ValueError("a CleverTap passcode is printable ASCII without spaces")
-    return value
-
-
-CONNECTION_EXAMPLE: dict[str, Any] = {
-    "name": "clevertap-prod",
-    "project_id": "TEST-ACC-1",
-    "passcode": "the-project-passcode",
-    "region": "us1",
-    "deletion_behavior": "until-complete",
-    "max_in_flight": 3,
-    "rate": 3.0,
-}
-
-
-class ConnectionCreate(ConnectionInput):
-    """A CleverTap project to connect; Rightly checks it with CleverTap before saving."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [CONNECTION_EXAMPLE]})
-
-    @field_validator("passcode")
-    @classmethod
-    def _ascii(cls, value: SecretStr) -> SecretStr | None:
-        return _passcode(value)
-
-
-class ConnectionUpdate(ConnectionPatch):
-    """Fields to change; the passcode is write-only and optional."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"rate": 2.0, "max_in_flight": 2}]})
-
-    @field_validator("passcode")
-    @classmethod
-    def _ascii(cls, value: SecretStr | None) -> SecretStr | None:
-        return _passcode(value)
-
-
-class ConnectionOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "conn_4f1c2a9b0d7e6f5a4b3c",
-                    "name": "clevertap-prod",
-                    "vendor": "clevertap",
-                    "project_id": "TEST-ACC-1",
-                    "region": "us1",
-                    "region_name": "United States",
-                    "deletion_behavior": "until-complete",
-                    "email_is_identity": False,
-                    "max_in_flight": 3,
-                    "rate": 3.0,
-                    "verify_interval": None,
-                    "api_base_url": None,
-                    "timezone": "UTC",
-                    "health": "ok",
-                    "health_detail": "credentials accepted; delete permission granted",
-                    "last_tested_at": "2026-01-01T00:00:00Z",
-                    "created_at": "2026-01-01T00:00:00Z",
-                }
-            ]
-        }
-    )
-
-    id: str
-    name: str
-    vendor: str
-    project_id: str
-    region: str
-    region_name: str
-    deletion_behavior: str
-    email_is_identity: bool
-    max_in_flight: int
-    rate: float
-    verify_interval: float | None
-    api_base_url: str | None
-    timezone: str
-    health: str
-    health_detail: str | None
-    last_tested_at: str | None
-    created_at: str | None
-
-
-class Check(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    name: str
-    ok: bool
-    detail: str
-
-
-class ConnectionTested(BaseModel):
-    connection: ConnectionOut
-    ok: bool
-    checks: list[Check]
-
-
-class ConnectionRemoved(BaseModel):
-    connection: ConnectionOut
-    canceled_tasks: int
 
 
 class Subject(BaseModel):
@@ -369,3 +264,4 @@ class Me(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     detail: str | None = None
+    worker: dict[str, Any] | None = None

@@ -5,20 +5,47 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from rightly import loop
+from rightly.connectors.base import Registry
 from rightly.services.errors import ServiceError
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.secrets import SecretError
 
 T = TypeVar("T")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class Wiring:
+    """What the composition root hands the commands: how to open a runtime, build the web app,
+    and which connectors there are (``rightly.app.cli`` sets it before any command runs)."""
+
+    open_runtime: Callable[..., AbstractAsyncContextManager[Runtime]]
+    create_app: Callable[..., Any]
+    registry: Registry
+
+
+_wiring: Wiring | None = None
+
+
+def wire(wiring: Wiring) -> None:
+    global _wiring
+    _wiring = wiring
+
+
+def wiring() -> Wiring:
+    if _wiring is None:
+        raise RuntimeError("the CLI runs through rightly.app.cli, which wires it")
+    return _wiring
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -30,7 +57,7 @@ def run(body: Callable[[Runtime], Awaitable[T]]) -> T:
     """Open the runtime, run ``body``, close everything; a ServiceError becomes one line and exit 1."""
 
     async def main() -> T:
-        async with open_runtime(Settings()) as rt:
+        async with wiring().open_runtime(Settings()) as rt:
             return await body(rt)
 
     try:

@@ -1,4 +1,4 @@
-"""The ``rightly`` command line: thin commands over the services."""
+"""The ``rightly`` command line: thin commands over the services (wired by ``rightly.app.cli``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 import typer
 
 from rightly.cli.common import out, run
-from rightly.cli.connections import connect_app, connections_app
+from rightly.cli.connections import connect, connections_app
 from rightly.cli.requests import request_app
 from rightly.cli.users import serve, token_app, user_app
 from rightly.services.runtime import Runtime
@@ -19,7 +19,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(connect_app, name="connect")
+app.command(
+    "connect",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)(connect)
 app.add_typer(connections_app, name="connections")
 app.add_typer(request_app, name="request")
 app.add_typer(user_app, name="user")
@@ -45,7 +48,8 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         out.print(f"worker {w.owner} started" + (" (until done)" if until_done else "; Ctrl-C stops it"))
         await w.run(stop, until_done=until_done)
-        out.print(f"worker {w.owner} stopped after {w.stats.tasks} task step(s)")
+        steps = "1 task step" if w.stats.tasks == 1 else f"{w.stats.tasks} task steps"
+        out.print(f"worker {w.owner} stopped after {steps}")
 
     run(body)
 
@@ -61,18 +65,8 @@ def emulator(ctx: typer.Context) -> None:
 
 
 @app.command()
-def bench(
-    quick: bool = typer.Option(False, help="Smaller scenarios (a minute or so) instead of the full run."),
-) -> None:
-    """Run the throughput benchmark against the CleverTap emulator; writes bench-results/latest.json."""
-    from rightly.bench.report import main as bench_main  # loads the emulator: only for the benchmark
-
-    raise typer.Exit(bench_main(quick=quick))
-
-
-@app.command()
 def demo() -> None:
     """Connect the built-in CleverTap emulator and run an access and a deletion request end to end."""
-    from rightly.demo import run_demo  # loads the emulator: only for the demo
+    from rightly.cli.demo import run_demo  # loads the emulator: only for the demo
 
     raise typer.Exit(run_demo())

@@ -82,15 +82,13 @@ def requests_table(views: list[dict[str, Any]], total: int) -> Table:
 
 def connections_table(views: list[dict[str, Any]]) -> Table:
     table = Table(title="connections", title_justify="left")
-    for col in ("name", "vendor", "project", "region", "deletion", "budget", "health"):
+    for col in ("name", "integration", "account", "budget", "health"):
         table.add_column(col)
     for c in views:
         table.add_row(
             c["name"],
-            c["vendor"],
-            c["project_id"],
-            f"{c['region_name']} ({c['region']})",
-            c["deletion_behavior"],
+            c["vendor_label"],
+            c["target"],
             f"{c['max_in_flight']} in flight, {c['rate']:g}/s",
             styled(c["health"]),
         )

@@ -11,6 +11,7 @@ from rightly.cli.common import out, print_json, run
 from rightly.cli.render import records_table, request_table, requests_table
 from rightly.domain.enums import TERMINAL_REQUEST, RequestStatus, RequestType
 from rightly.services import requests as svc
+from rightly.services.audit import Actor
 from rightly.services.runtime import Runtime
 
 request_app = typer.Typer(help="Submit and follow privacy requests.", no_args_is_help=True)
@@ -60,7 +61,7 @@ async def wait_for(rt: Runtime, request_id: str, live: bool) -> None:
 def _submit(kind: RequestType, email: str | None, user_id: str | None, wait: bool, as_json: bool) -> None:
     async def body(rt: Runtime) -> None:
         async with rt.db.session() as s:
-            req, _ = await svc.submit(s, rt, kind, email, user_id, submitted_by="cli")
+            req, _ = await svc.submit(s, rt, Actor.cli(), kind, email, user_id)
         if not as_json and not wait:
             out.print(
                 f"submitted {kind.value} request [bold]{req.id}[/bold]; run `rightly worker` to process it"
@@ -77,18 +78,22 @@ def _submit(kind: RequestType, email: str | None, user_id: str | None, wait: boo
 @request_app.command("access")
 def access(
     email: str | None = typer.Option(None, help="The subject's email."),
-    user_id: str | None = typer.Option(None, help="The subject's user ID (CleverTap identity)."),
+    user_id: str | None = typer.Option(
+        None, help="The subject's user ID (the identity your systems know them by)."
+    ),
     wait: bool = WAIT,
     json_: bool = JSON,
 ) -> None:
-    """What does CleverTap hold about this person? Looks them up by email and by user ID."""
+    """What does each connected system hold about this person? Looks them up by email and by user ID."""
     _submit(RequestType.ACCESS, email, user_id, wait, json_)
 
 
 @request_app.command("delete")
 def delete(
     email: str | None = typer.Option(None, help="The subject's email."),
-    user_id: str | None = typer.Option(None, help="The subject's user ID (CleverTap identity)."),
+    user_id: str | None = typer.Option(
+        None, help="The subject's user ID (the identity your systems know them by)."
+    ),
     wait: bool = WAIT,
     json_: bool = JSON,
 ) -> None:
@@ -128,7 +133,7 @@ def cancel(request_id: str) -> None:
 
     async def body(rt: Runtime) -> None:
         async with rt.db.session() as s:
-            req = await svc.cancel(s, rt, request_id)
+            req = await svc.cancel(s, rt, Actor.cli(), request_id)
         out.print(f"{req.id}: {req.status}")
 
     run(body)
@@ -140,7 +145,7 @@ def retry(request_id: str) -> None:
 
     async def body(rt: Runtime) -> None:
         async with rt.db.session() as s:
-            req = await svc.retry(s, rt, request_id)
+            req = await svc.retry(s, rt, Actor.cli(), request_id)
         out.print(f"{req.id}: {req.status}; run `rightly worker` (or use --wait next time) to process it")
 
     run(body)

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from rightly import loop
-from rightly.cli.common import fail, out, print_json, run
+from rightly.cli.common import fail, out, print_json, run, wiring
 from rightly.domain.roles import Role
 from rightly.services import tokens, users
 from rightly.services.audit import Actor
@@ -154,9 +154,8 @@ def serve(
     """Run the REST API (and web UI) with an in-process worker; docs at /docs, schema at /openapi.json."""
     import uvicorn
 
-    from rightly.api.app import create_app
     from rightly.settings import Settings
 
-    app = create_app(Settings(), start_worker=not no_worker)
+    app = wiring().create_app(Settings(), registry=wiring().registry, start_worker=not no_worker)
     loop.tune_gc()
     uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, log_level="info")

@@ -1,4 +1,4 @@
-"""The words of DESIGN.md's vocabulary, as enums."""
+"""The words of DESIGN.md's vocabulary, as enums. No vendor's words: those live with its connector."""
 
 from __future__ import annotations
 
@@ -25,21 +25,6 @@ class TaskStatus(StrEnum):
     COMPLETE = "complete"
     ERROR = "error"
     CANCELED = "canceled"
-
-
-class Phase(StrEnum):
-    """Where a task is in its connector's flow; the engine schedules by phase."""
-
-    LOOKUP = "lookup"  # access: look the subject up
-    RESOLVE = "resolve"  # deletion by email when email is not the identity: find objectIds
-    SUBMIT = "submit"  # deletion: send delete/profiles.json
-    VERIFY = "verify"  # deletion: look up again until nothing is found
-    DONE = "done"
-
-
-class DeletionBehavior(StrEnum):
-    UNTIL_COMPLETE = "until-complete"
-    ON_SUBMIT = "on-submit"
 
 
 class Priority(IntEnum):

@@ -1,39 +1,19 @@
 """What a connector step sees (snapshots) and what it returns (updates). Pure data, no I/O.
 
 The engine leases tasks, hands their snapshots to the connector, and persists the updates it
-gets back under the lease. A step never touches the database itself.
+gets back under the lease. A step never touches the database itself, and never names a column:
+an update says what happened (a status, a phase, "the deletion was submitted", "a check ran") and
+the engine decides how that is stored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from rightly.domain.enums import TaskStatus
 
-@dataclass(frozen=True)
-class ConnectionConfig:
-    id: str
-    name: str
-    project_id: str
-    passcode: str = field(repr=False)
-    region: str = "us1"
-    deletion_behavior: str = "until-complete"
-    email_is_identity: bool = False
-    max_in_flight: int = 3
-    rate: float = 3.0
-    verify_interval: float | None = None
-    api_base_url: str | None = None
-    timezone: str = "UTC"
-
-
-# A connection's settings (what a user sets; the id and the passcode aside), named once: the stored
-# connection, the services' input and view, the web form and the engine's config all read this.
-SETTINGS = tuple(f.name for f in fields(ConnectionConfig) if f.name not in ("id", "passcode"))
-
-
-def settings_of(source: Any) -> dict[str, Any]:
-    """The settings of anything that names them as attributes (a stored connection, a form's input)."""
-    return {key: getattr(source, key) for key in SETTINGS}
+DONE = "done"  # every connector's last phase: nothing more to run
 
 
 @dataclass(frozen=True)
@@ -45,7 +25,7 @@ class TaskSnapshot:
     user_id: str | None
     status: str
     phase: str
-    targets: dict[str, Any] | None
+    state: dict[str, Any] | None  # the connector's own bookkeeping (e.g. what to delete)
     attempts: int
     submit_count: int
     submitted_at: float | None
@@ -56,11 +36,14 @@ class TaskSnapshot:
 
 @dataclass(frozen=True)
 class EvidenceEntry:
-    kind: str  # lookup | delete | note
+    """One thing asked of a vendor (or noted about it): never a header, so never a secret."""
+
+    kind: str  # lookup | delete | note | ...
     outcome: str
     at: float
     method: str | None = None
-    endpoint: str | None = None
+    host: str | None = None  # where the call went (scheme://host[:port])
+    endpoint: str | None = None  # path and query
     status_code: int | None = None
     duration_ms: float | None = None
     data: dict[str, Any] | None = None
@@ -70,15 +53,31 @@ class EvidenceEntry:
 class TaskUpdate:
     """The outcome of one step for one task.
 
-    ``changes`` are column values to set (``status`` goes through the state machine).
-    ``retry`` asks the engine to back off and try the step again; ``busy`` to come back soon
-    without counting an attempt (no budget was free).
+    ``status`` goes through the state machine; a terminal status (complete, error) finishes the
+    task. ``submitted``: the vendor accepted a deletion now. ``checked``: a verification check ran.
+    ``retry`` asks the engine to back off and try the step again (an attempt is counted); ``busy``
+    to come back soon without counting one (no budget was free). ``connection_failing`` marks the
+    whole connection unhealthy with that reason.
     """
 
     task_id: str
-    changes: dict[str, Any] = field(default_factory=dict)
+    status: TaskStatus | None = None
+    phase: str | None = None
+    detail: str | None = None
+    error: str | None = None
+    next_run_at: float | None = None
+    state: dict[str, Any] | None = None
+    records: list[dict[str, Any]] | None = None
+    submitted: bool = False
+    checked: bool = False
+    overdue: bool | None = None
     evidence: list[EvidenceEntry] = field(default_factory=list)
     retry: str | None = None
     slow_down: bool = False
     busy: bool = False
     connection_failing: str | None = None
+
+    def finish(self, status: TaskStatus, detail: str, error: str | None = None) -> TaskUpdate:
+        """End the task (complete or error) with a detail label, and an error for an error."""
+        self.status, self.detail, self.error, self.phase = status, detail, error, DONE
+        return self

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rightly.connectors.clevertap.regions import region as find_region
 from rightly.domain.clock import Clock
-from rightly.domain.regions import region as find_region
 from rightly.emulator.batch import purge_time
 from rightly.emulator.faults import Faults
 from rightly.emulator.profiles import EventSummary, Profile

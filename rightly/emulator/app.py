@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from rightly.domain.regions import REGIONS
+from rightly.connectors.clevertap.regions import REGIONS
 from rightly.emulator.accounts import Account, Passcode
 from rightly.emulator.endpoints import (
     Reply,

@@ -23,7 +23,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
-from rightly.domain.regions import REGIONS
+from rightly.connectors.clevertap.regions import REGIONS
 from rightly.emulator.app import STATS_PATH, create_emulator_app
 from rightly.emulator.faults import Faults
 from rightly.emulator.seed import SeedError, load_seed_file

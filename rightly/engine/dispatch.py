@@ -1,32 +1,37 @@
-"""From leased tasks to connector steps: build each connection's client and pick the step by phase."""
+"""From leased tasks to connector steps: find each connection's connector and run its step."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Row
 
-from rightly.connectors.clevertap import steps
-from rightly.connectors.clevertap.client import CleverTapClient
-from rightly.connectors.clevertap.schedule import VerifySchedule
+from rightly.connectors.base import ConnectionConfig, RecordIntent, Registry, StepContext
 from rightly.domain.clock import Clock
-from rightly.domain.enums import Phase
-from rightly.domain.work import ConnectionConfig, TaskSnapshot, TaskUpdate, settings_of
+from rightly.domain.work import TaskSnapshot, TaskUpdate
 from rightly.http.budget import Budget
 from rightly.http.vendor import VendorHTTP
 from rightly.store.secrets import Secrets
 
 
-def connection_config(conn: Row[Any], secrets: Secrets) -> ConnectionConfig:
-    """A stored connection (as the worker reads it) as a step sees it, its passcode decrypted."""
-    passcode = secrets.decrypt(conn.passcode_encrypted)
-    return ConnectionConfig(id=conn.id, passcode=passcode, **settings_of(conn))
+def connection_config(conn: Any, registry: Registry, secrets: Secrets) -> ConnectionConfig:
+    """A stored connection (a row or an ORM object) as a step sees it, its secret decrypted."""
+    connector = registry.get(conn.vendor)
+    return ConnectionConfig(
+        id=conn.id,
+        name=conn.name,
+        vendor=conn.vendor,
+        settings=connector.load_settings(conn.settings),
+        secret=secrets.decrypt(conn.secret_encrypted),
+        max_in_flight=conn.max_in_flight,
+        rate=conn.rate,
+    )
 
 
 class Dispatcher:
     def __init__(
         self,
+        registry: Registry,
         secrets: Secrets,
         http: VendorHTTP,
         budget: Budget,
@@ -34,53 +39,38 @@ class Dispatcher:
         timeout: float,
         budget_wait: float,
     ) -> None:
+        self.registry = registry
         self.secrets = secrets
         self.http = http
         self.budget = budget
         self.clock = clock
         self.timeout = timeout
         self.budget_wait = budget_wait
-        self.inflight: steps.InFlight = {}  # single-flight lookups across this worker's steps
+        self._shared: dict[str, dict[str, Any]] = {}  # per vendor, for the life of this engine
         self._configs: dict[str, tuple[float, ConnectionConfig]] = {}
 
     def config(self, conn: Row[Any]) -> ConnectionConfig:
-        """The connection's settings with its passcode decrypted, decrypted again only once the
+        """The connection's settings with its secret decrypted, decrypted again only once the
         connection has changed."""
         cached = self._configs.get(conn.id)
         if cached is None or cached[0] != conn.updated_at:
-            cached = (conn.updated_at, connection_config(conn, self.secrets))
+            cached = (conn.updated_at, connection_config(conn, self.registry, self.secrets))
             self._configs[conn.id] = cached
         return cached[1]
 
-    def context(self, config: ConnectionConfig, record_intent: steps.RecordIntent) -> steps.StepContext:
-        client = CleverTapClient.for_project(
+    async def run(
+        self, conn: Row[Any], snaps: list[TaskSnapshot], record_intent: RecordIntent
+    ) -> list[TaskUpdate]:
+        """Run one step for ``snaps`` (all of connection ``conn``, all at one phase; several only
+        for a batched phase)."""
+        config = self.config(conn)
+        ctx = StepContext(
             self.http,
             self.budget,
             self.clock,
-            config,
-            config.passcode,
             timeout=self.timeout,
-            max_wait=self.budget_wait,
+            budget_wait=self.budget_wait,
+            record_intent=record_intent,
+            shared=self._shared.setdefault(conn.vendor, {}),
         )
-        schedule = VerifySchedule.scaled(config.verify_interval, config.timezone)
-        return steps.StepContext(client, config, schedule, record_intent, self.inflight)
-
-    async def run(
-        self,
-        conn: Row[Any],
-        snaps: list[TaskSnapshot],
-        record_intent: Callable[[list[str]], Awaitable[None]],
-    ) -> list[TaskUpdate]:
-        """Run one step for ``snaps`` (all of connection ``conn``; several only for a submit batch)."""
-        ctx = self.context(self.config(conn), record_intent)
-        phase = Phase(snaps[0].phase)
-        if phase is Phase.SUBMIT:
-            return await steps.run_submit(ctx, snaps)
-        (snap,) = snaps
-        if phase is Phase.LOOKUP:
-            return [await steps.run_access(ctx, snap)]
-        if phase is Phase.RESOLVE:
-            return [await steps.run_resolve(ctx, snap)]
-        if phase is Phase.VERIFY:
-            return [await steps.run_verify(ctx, snap)]
-        raise ValueError(f"task {snap.id} is in phase {phase}, which has no step")
+        return await self.registry.get(conn.vendor).run(ctx, config, snaps[0].phase, snaps)

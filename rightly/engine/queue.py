@@ -14,9 +14,10 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.domain.enums import Phase, Priority, TaskStatus
+from rightly.connectors.base import Registry
+from rightly.domain.enums import TERMINAL_REQUEST, TERMINAL_TASK, TaskStatus
 from rightly.domain.states import rollup, transition
-from rightly.domain.work import TaskSnapshot, TaskUpdate
+from rightly.domain.work import DONE, TaskSnapshot, TaskUpdate
 from rightly.engine.retry import BUSY_SECONDS, MAX_ATTEMPTS, backoff
 from rightly.store.models import Connection, Evidence, Request, Task
 
@@ -25,14 +26,7 @@ log = logging.getLogger(__name__)
 T = cast(Table, Task.__table__)
 R = cast(Table, Request.__table__)
 E = cast(Table, Evidence.__table__)
-
-PHASE_PRIORITY = {
-    Phase.LOOKUP: Priority.INTERACTIVE,
-    Phase.RESOLVE: Priority.SUBMIT,
-    Phase.SUBMIT: Priority.SUBMIT,
-    Phase.VERIFY: Priority.VERIFY,
-    Phase.DONE: Priority.VERIFY,
-}
+C = cast(Table, Connection.__table__)
 
 
 @dataclass(frozen=True)
@@ -51,7 +45,7 @@ _SNAPSHOT = (
     R.c.user_id,
     T.c.status,
     T.c.phase,
-    T.c.targets,
+    T.c.state,
     T.c.attempts,
     T.c.submit_count,
     T.c.submitted_at,
@@ -62,15 +56,16 @@ _SNAPSHOT = (
 )
 
 
-def _due(submit: bool) -> Select[tuple[str]]:
+def _due(batched: bool) -> Select[tuple[str]]:
     """Ids of a connection's unleased tasks due by ``due_by``, highest priority (interactive first)
-    then oldest due first: its submissions, or (``submit=False``) all its other steps."""
+    then oldest due first: those in its batched phases, or (``batched=False``) all the others."""
+    phases: Any = bindparam("batched", expanding=True)
     return (
         select(T.c.id)
         .where(
             T.c.done.is_(False),
             T.c.connection_id == bindparam("connection_id"),
-            T.c.phase == Phase.SUBMIT if submit else T.c.phase != Phase.SUBMIT,
+            T.c.phase.in_(phases) if batched else T.c.phase.not_in(phases),
             T.c.next_run_at <= bindparam("due_by"),
             T.c.lease_until.is_(None) | (T.c.lease_until < bindparam("now")),
         )
@@ -99,9 +94,13 @@ _SNAPSHOTS = (
     .where(T.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(T.c.priority, T.c.next_run_at)
 )
-_SUBMIT_DUE = (
-    select(T.c.connection_id)
-    .where(T.c.done.is_(False), T.c.phase == Phase.SUBMIT, T.c.next_run_at <= bindparam("now"))
+_BATCH_DUE = (
+    select(T.c.connection_id, T.c.phase)
+    .where(
+        T.c.done.is_(False),
+        T.c.phase.in_(bindparam("batched", expanding=True)),
+        T.c.next_run_at <= bindparam("now"),
+    )
     .where(T.c.lease_until.is_(None) | (T.c.lease_until < bindparam("now")))
     .distinct()
 )
@@ -115,17 +114,23 @@ async def lease(
     lease_seconds: float,
     limit: int,
     *,
-    submit: bool = False,
+    batched: frozenset[str] = frozenset(),
+    in_batches: bool = False,
     due_by: float | None = None,
 ) -> list[Leased]:
     """Lease to ``owner`` up to ``limit`` of the connection's tasks due by ``due_by`` (default: now):
-    its submissions, or (``submit=False``) its other steps, interactive ones first. Three
-    statements however many tasks; the caller commits (the worker leases and persists in one
+    those in its ``batched`` phases (``in_batches``), or its other steps, interactive ones first.
+    Three statements however many tasks; the caller commits (the worker leases and persists in one
     transaction per round)."""
     if limit <= 0:
         return []
-    due = {"connection_id": connection_id, "due_by": now if due_by is None else due_by, "now": now}
-    ids = list((await session.execute(_DUE[submit], due | {"limit": limit})).scalars())
+    due = {
+        "connection_id": connection_id,
+        "due_by": now if due_by is None else due_by,
+        "now": now,
+        "batched": sorted(batched),
+    }
+    ids = list((await session.execute(_DUE[in_batches], due | {"limit": limit})).scalars())
     if not ids:
         return []
     await session.execute(_TAKE, {"ids": ids, "owner": owner, "until": now + lease_seconds, "now": now})
@@ -133,9 +138,13 @@ async def lease(
     return [Leased(TaskSnapshot(*row[:-1]), row[-1]) for row in rows]
 
 
-async def connections_with_due_submissions(session: AsyncSession, now: float) -> list[str]:
-    """Connections with at least one unleased submission due now."""
-    return list((await session.execute(_SUBMIT_DUE, {"now": now})).scalars())
+async def due_batches(session: AsyncSession, now: float, batched: frozenset[str]) -> list[tuple[str, str]]:
+    """(connection, phase) pairs with at least one unleased task due now in one of the ``batched``
+    phases (the caller checks each phase is batched for that connection's vendor)."""
+    if not batched:
+        return []
+    rows = await session.execute(_BATCH_DUE, {"now": now, "batched": sorted(batched)})
+    return [(row[0], row[1]) for row in rows]
 
 
 async def next_due(session: AsyncSession) -> float | None:
@@ -160,9 +169,11 @@ async def record_intent(session: AsyncSession, owner: str, task_ids: list[str], 
 
 _CURRENT = (
     select(T.c.id, T.c.lease_owner, T.c.done, T.c.status, T.c.attempts, T.c.phase)
-    .add_columns(T.c.request_id, T.c.connection_id)
+    .add_columns(T.c.request_id, T.c.connection_id, T.c.submit_count, T.c.first_submitted_at, T.c.checks)
+    .add_columns(C.c.vendor)
+    .join_from(T, C, T.c.connection_id == C.c.id)
     .where(T.c.id.in_(bindparam("ids", expanding=True)))
-    .with_for_update()
+    .with_for_update(of=T)
 )
 _SET_TASK = update(T).where(T.c.id == bindparam("b_id"))  # SET: the keys of the parameters
 _ADD_EVIDENCE = insert(E)
@@ -175,7 +186,9 @@ _ROLLUP = (
 _SET_REQUEST = update(R).where(R.c.id == bindparam("b_id"))
 
 
-async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], now: float) -> None:
+async def persist(
+    session: AsyncSession, registry: Registry, owner: str, updates: list[TaskUpdate], now: float
+) -> None:
     """Write step outcomes for tasks still leased to ``owner`` and roll their requests' status up:
     a handful of statements however many updates there are. The caller commits."""
     rows = await session.execute(_CURRENT, {"ids": [u.task_id for u in updates]})
@@ -189,7 +202,7 @@ async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], 
         if row is None or row.lease_owner != owner or row.done:
             log.info("dropping the outcome for task %s: lease lost or task already finished", upd.task_id)
             continue
-        values = _apply(row, upd, now)
+        values = _apply(registry, row, upd, now)
         writes[frozenset(values)].append({"b_id": row.id, **values})
         evidence += [
             {
@@ -197,10 +210,11 @@ async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], 
                 "at": ev.at,
                 "kind": ev.kind,
                 "method": ev.method,
+                "host": ev.host,
                 "endpoint": ev.endpoint,
                 "status_code": ev.status_code,
                 "duration_ms": ev.duration_ms,
-                "outcome": ev.outcome[:300],
+                "outcome": ev.outcome[:2000],
                 "data": ev.data,
             }
             for ev in upd.evidence
@@ -221,36 +235,61 @@ async def persist(session: AsyncSession, owner: str, updates: list[TaskUpdate], 
     await refresh_requests(session, touched, now)
 
 
-def _apply(row: Row[Any], upd: TaskUpdate, now: float) -> dict[str, Any]:
+def _apply(registry: Registry, row: Row[Any], upd: TaskUpdate, now: float) -> dict[str, Any]:
     """The column values ``upd`` sets on the task in ``row`` (leased, not finished)."""
-    changes: dict[str, Any] = dict(upd.changes)
     values: dict[str, Any] = {}
+    status, phase, detail, error = upd.status, upd.phase, upd.detail, upd.error
     attempts = row.attempts
-    if upd.busy and not changes:
+    if upd.busy and not _says_anything(upd):
         values["next_run_at"] = now + BUSY_SECONDS
     elif upd.retry:
         attempts += 1
         if attempts >= MAX_ATTEMPTS:
-            changes |= {
-                "status": TaskStatus.ERROR,
-                "detail": "CleverTap kept failing",
-                "error": f"gave up after {attempts} attempts; last: {upd.retry}",
-                "done": True,
-                "phase": Phase.DONE,
-                "completed_at": now,
-            }
+            status, phase = TaskStatus.ERROR, DONE
+            detail = f"{registry.get(row.vendor).label} kept failing"
+            error = f"gave up after {attempts} attempts; last: {upd.retry}"
         else:
             values["next_run_at"] = now + backoff(attempts)
-            changes.setdefault("detail", f"retrying (attempt {attempts + 1}): {upd.retry}"[:300])
+            detail = detail or f"retrying (attempt {attempts + 1}): {upd.retry}"
     else:
         attempts = 0
-    if "status" in changes:
-        changes["status"] = transition(row.status, changes["status"])
-    values |= changes
-    if "phase" in changes:
-        values["priority"] = int(PHASE_PRIORITY[Phase(changes["phase"])])
+    if status is not None:
+        values["status"] = transition(row.status, status)
+        if status in TERMINAL_TASK:
+            values |= {"done": True, "completed_at": now}
+            phase = DONE
+    if phase is not None:
+        values["phase"] = phase
+        values["priority"] = int(registry.priority(row.vendor, phase))
+    if detail is not None:
+        values["detail"] = detail[:300]
+    if error is not None:
+        values["error"] = error[:4000]
+    if upd.next_run_at is not None and "next_run_at" not in values:
+        values["next_run_at"] = upd.next_run_at
+    if upd.state is not None:
+        values["state"] = upd.state
+    if upd.records is not None:
+        values["records"] = upd.records
+    if upd.overdue is not None:
+        values["overdue"] = upd.overdue
+    if upd.submitted:
+        values |= {
+            "submitted_at": now,
+            "first_submitted_at": row.first_submitted_at or now,
+            "submit_count": row.submit_count + 1,
+        }
+    if upd.checked:
+        values |= {"checks": row.checks + 1, "last_checked_at": now}
     values |= {"attempts": attempts, "lease_owner": None, "lease_until": None, "updated_at": now}
     return values
+
+
+def _says_anything(upd: TaskUpdate) -> bool:
+    """True when a busy update also carries an outcome (it is then not just 'come back soon')."""
+    return any(
+        v is not None for v in (upd.status, upd.phase, upd.detail, upd.error, upd.state, upd.records)
+    ) or (upd.submitted or upd.checked)
 
 
 async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> None:
@@ -267,7 +306,7 @@ async def refresh_requests(session: AsyncSession, request_ids: set[str], now: fl
     for request_id, status in old.items():
         new = rollup(statuses[request_id])
         if new != status:
-            done = new in ("complete", "error", "canceled")
+            done = new in TERMINAL_REQUEST
             changed.append(
                 {"b_id": request_id, "status": new, "updated_at": now, "completed_at": now if done else None}
             )

@@ -9,21 +9,23 @@ Nothing here sleeps inside a step: waiting (budget, backoff, CleverTap's nightly
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import socket
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, func, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.connectors.clevertap.steps import SUBMIT_HOLD
+from rightly.connectors.base import Registry
 from rightly.domain.clock import Clock
-from rightly.domain.enums import Phase
 from rightly.domain.work import TaskSnapshot, TaskUpdate
 from rightly.engine import queue
 from rightly.engine.dispatch import Dispatcher
@@ -41,15 +43,14 @@ _LIVE_CONNECTIONS = select(Connection.__table__).where(Connection.removed_at.is_
 class WorkerOptions:
     concurrency: int = 64
     lease_seconds: float = 120.0
-    submit_batch: int = 500  # deletion submissions leased per round, batched ≤100 per call
     idle_poll: float = 1.0  # longest idle wait before looking for new work (math.inf: only due times)
     timeout: float = 20.0
     budget_wait: float = 5.0
     # Background steps leased per connection: what its budget serves in this many seconds.
     lease_horizon: float = 2.0
-    submit_lookahead: float = SUBMIT_HOLD  # seconds: submissions due this soon join a due batch
     fill_interval: float = 0.1  # most real seconds to gather finished steps before the next round
     empty_fill_interval: float = 0.2  # the same, after a lease that found nothing due
+    max_backoff: float = 30.0  # longest pause after failed rounds (the database unreachable)
 
 
 @dataclass
@@ -57,6 +58,25 @@ class WorkerStats:
     steps: int = 0
     tasks: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkerHealth:
+    """How the worker's own loop is doing (``/readyz`` shows it): the last good round, and the
+    errors since."""
+
+    last_ok_at: float | None = None
+    failures: int = 0
+    last_error: str | None = None
+
+    def ok(self, now: float) -> None:
+        self.last_ok_at, self.failures, self.last_error = now, 0, None
+
+    def failed(self, exc: Exception, now: float, cap: float) -> float:
+        """Count a failed round; the seconds to wait before the next."""
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return min(cap, 0.5 * 2 ** (self.failures - 1))
 
 
 def default_owner() -> str:
@@ -67,21 +87,26 @@ class Worker:
     def __init__(
         self,
         db: Database,
+        registry: Registry,
         secrets: Secrets,
         http: VendorHTTP,
         budget: Budget,
         clock: Clock,
         options: WorkerOptions | None = None,
         owner: str | None = None,
+        on_start: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
+        self.registry = registry
         self.clock = clock
         self.options = options or WorkerOptions()
         self.owner = owner or default_owner()
         self.dispatch = Dispatcher(
-            secrets, http, budget, clock, self.options.timeout, self.options.budget_wait
+            registry, secrets, http, budget, clock, self.options.timeout, self.options.budget_wait
         )
         self.stats = WorkerStats()
+        self.health = WorkerHealth()
+        self._on_start = on_start  # e.g. start listening for work queued by other processes
         self._outcomes: list[list[TaskUpdate]] = []  # finished steps' updates, for the next round
         self._enough: asyncio.Future[None] | None = None  # set once enough steps have finished
         self.wakeup = asyncio.Event()
@@ -98,28 +123,47 @@ class Worker:
         stop: asyncio.Event | None = None,
         until_done: bool = False,
     ) -> None:
-        """Work until ``stop`` is set, or (``until_done``) until no unfinished task remains."""
+        """Work until ``stop`` is set, or (``until_done``) until no unfinished task remains.
+
+        Supervised: an error in a round (the database unreachable for a while, say) is logged,
+        shown in ``health``, backed off (half a second, doubling to ``max_backoff``) and the loop
+        goes on; finished steps' outcomes are kept for the next round meanwhile."""
         stop = stop or asyncio.Event()
+        if self._on_start is not None:
+            await self._on_start()
         try:
             while not stop.is_set():
-                started = await self._round()
-                if self._running:
-                    done, _ = await asyncio.wait(
-                        self._running, timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+                try:
+                    if await self._cycle(stop, until_done):
+                        return
+                    self.health.ok(self.clock.now())
+                except Exception as exc:
+                    delay = self.health.failed(exc, self.clock.now(), self.options.max_backoff)
+                    log.exception(
+                        "worker round failed (%s in a row); next try in %.1f s", self.health.failures, delay
                     )
-                    # Let more steps finish before the next round (a round per finished step costs
-                    # more CPU than the steps do), and longer when the last found nothing new.
-                    gather = self.options.fill_interval if started else self.options.empty_fill_interval
-                    if done and self._running and gather > 0:
-                        await self._gather(gather)
-                    continue
-                if started or self._outcomes:
-                    continue
-                if until_done and not await self.has_open_tasks():
-                    return
-                await self._idle(stop)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
         finally:
             await self._drain()
+
+    async def _cycle(self, stop: asyncio.Event, until_done: bool) -> bool:
+        """One round and the wait after it; True when ``until_done`` and nothing is left."""
+        started = await self._round()
+        if self._running:
+            done, _ = await asyncio.wait(self._running, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            # Let more steps finish before the next round (a round per finished step costs
+            # more CPU than the steps do), and longer when the last found nothing new.
+            gather = self.options.fill_interval if started else self.options.empty_fill_interval
+            if done and self._running and gather > 0:
+                await self._gather(gather)
+            return False
+        if started or self._outcomes:
+            return False
+        if until_done and not await self.has_open_tasks():
+            return True
+        await self._idle(stop)
+        return False
 
     async def run_until_idle(self) -> int:
         """Process everything due now (and what becomes due while doing so); no waiting for later work."""
@@ -156,13 +200,14 @@ class Worker:
             async with self.db.session() as s:
                 if outcomes:
                     try:
-                        await queue.persist(s, self.owner, [u for step in outcomes for u in step], now)
-                    except Exception:
+                        await queue.persist(
+                            s, self.registry, self.owner, [u for step in outcomes for u in step], now
+                        )
+                    except Exception as exc:
+                        if _unreachable(exc):
+                            raise
                         await s.rollback()
-                        if len(outcomes) == 1:
-                            log.exception("could not record the outcome of tasks %s", _ids(outcomes[0]))
-                        else:
-                            await self._persist_each(outcomes, now)
+                        await self._persist_each(outcomes, now)
                 steps = await self._fill(s, now)
                 await s.commit()
         except BaseException:
@@ -173,14 +218,31 @@ class Worker:
         return sum(len(leased) for leased in steps)
 
     async def _persist_each(self, outcomes: list[list[TaskUpdate]], now: float) -> None:
-        log.warning("recording %d steps together failed; recording them one by one", len(outcomes))
+        if len(outcomes) > 1:
+            log.warning("recording %d steps together failed; recording them one by one", len(outcomes))
         for updates in outcomes:
             try:
                 async with self.db.session() as s:
-                    await queue.persist(s, self.owner, updates, now)
+                    await queue.persist(s, self.registry, self.owner, updates, now)
                     await s.commit()
-            except Exception:
+            except Exception as exc:
+                if _unreachable(exc):
+                    raise  # the database, not this outcome: keep every outcome for the next round
                 log.exception("could not record the outcome of tasks %s", _ids(updates))
+                await self._record_unrecordable(updates, exc, now)
+
+    async def _record_unrecordable(self, updates: list[TaskUpdate], exc: Exception, now: float) -> None:
+        """A step's outcome the database refused: count an attempt and say why on each task, so
+        the task backs off and, failing again and again, ends in error, never loops unseen."""
+        reason = f"internal error: the step's outcome could not be recorded ({type(exc).__name__})"
+        try:
+            async with self.db.session() as s:
+                await queue.persist(
+                    s, self.registry, self.owner, [TaskUpdate(u.task_id, retry=reason) for u in updates], now
+                )
+                await s.commit()
+        except Exception:
+            log.exception("could not record the failure of tasks %s either", _ids(updates))
 
     async def has_open_tasks(self) -> bool:
         async with self.db.session() as s:
@@ -201,27 +263,38 @@ class Worker:
         submits: list[queue.Leased] = []
         for conn_id, room in await self._room(s):
             # Within the room, interactive work first, then resolve and verify steps.
-            got = await queue.lease(s, self.owner, conn_id, now, opts.lease_seconds, min(free, room))
+            batched = self.registry.batched_phases(self._connections[conn_id].vendor)
+            got = await queue.lease(
+                s, self.owner, conn_id, now, opts.lease_seconds, min(free, room), batched=batched
+            )
             free -= len(got)
             singles += got
-        for conn_id in await queue.connections_with_due_submissions(s, now):
-            if conn_id not in self._connections:
+        batched_anywhere = frozenset().union(
+            *(self.registry.batched_phases(c.vendor) for c in self._connections.values())
+        )
+        for conn_id, phase in await queue.due_batches(s, now, batched_anywhere):
+            conn = self._connections.get(conn_id)
+            if conn is None:
                 continue  # removed: its tasks were canceled with it
-            # Once one submission of a connection is due, take those due within the hold as well:
-            # deletions resolved moments apart share one call, and none waits more than the hold.
+            spec = self.registry.phase(conn.vendor, phase)
+            if not spec.batched:
+                continue
+            # Once one task of a batched phase is due, take those due within its lookahead as well:
+            # deletions resolved moments apart share one call, and none waits more than that.
             submits += await queue.lease(
                 s,
                 self.owner,
                 conn_id,
                 now,
                 opts.lease_seconds,
-                opts.submit_batch,
-                submit=True,
-                due_by=now + opts.submit_lookahead,
+                spec.batch_tasks,
+                batched=frozenset({phase}),
+                in_batches=True,
+                due_by=now + spec.lookahead,
             )
-        groups: dict[str, list[queue.Leased]] = {}
+        groups: dict[tuple[str, str], list[queue.Leased]] = {}
         for item in submits:
-            groups.setdefault(item.connection_id, []).append(item)
+            groups.setdefault((item.connection_id, item.snapshot.phase), []).append(item)
         return [[item] for item in singles] + list(groups.values())
 
     async def _room(self, session: AsyncSession) -> list[tuple[str, int]]:
@@ -240,7 +313,8 @@ class Worker:
         job = asyncio.create_task(self._step(self._connections[conn_id], [i.snapshot for i in items]))
         self._running.add(job)
         job.add_done_callback(self._running.discard)
-        if items[0].snapshot.phase != Phase.SUBMIT:
+        vendor = self._connections[conn_id].vendor
+        if items[0].snapshot.phase not in self.registry.batched_phases(vendor):
             self._stepping[conn_id] += 1
             job.add_done_callback(lambda _: self._stepping.subtract([conn_id]))
 
@@ -285,6 +359,13 @@ class Worker:
         if self._outcomes:
             outcomes, self._outcomes = self._outcomes, []
             await self._persist_each(outcomes, self.clock.now())
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database itself failed (down, locked, connection lost), not one outcome's values."""
+    return isinstance(exc, OSError | OperationalError | InterfaceError) or bool(
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def _ids(updates: list[TaskUpdate]) -> list[str]:

@@ -1,27 +1,24 @@
 """The audit trail: who did what, to which target, when, and how it went.
 
-Entries are written in the same transaction as the action they record (``record`` adds to the
-caller's session; ``stage`` builds the entry just before that session commits, when the new
-object's id is known). Vendor calls are not copied here: the engine already keeps each one in the
+Entries are written by the services, in the same transaction as the action they record, whichever
+face asked (``record`` adds to the service's session; ``failure`` records an action that failed,
+after undoing it). Vendor calls are not copied here: the engine already keeps each one in the
 ``evidence`` table, and ``list_entries`` shows them as entries of the actor "system".
 """
 
 from __future__ import annotations
 
+import getpass
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, cast, event, func, literal, null, select, union_all
+from sqlalchemy import Float, Integer, String, cast, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from rightly.domain.clock import iso
 from rightly.store.auth_models import AuditEntry
 from rightly.store.models import Evidence, Task
-
-_PENDING = "rightly.audit.pending"
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,12 @@ class Actor:
 
     @classmethod
     def cli(cls) -> Actor:
-        return cls("cli", "cli")
+        """The local operator running the command line (their OS user name)."""
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        return cls("cli", f"cli:{who}"[:320])
 
 
 def entry(
@@ -69,33 +71,24 @@ def record(session: AsyncSession, *args: Any, **kwargs: Any) -> AuditEntry:
     return row
 
 
-def stage(session: AsyncSession, build: Callable[[Session], AuditEntry | None]) -> None:
-    """Build an entry just before ``session`` next commits (after a flush, so ids exist), and write
-    it in that same transaction. Use it around a service that commits on its own."""
-    sync = session.sync_session
-    pending: list[Callable[[Session], AuditEntry | None]] | None = sync.info.get(_PENDING)
-    if pending is None:
-        pending = sync.info[_PENDING] = []
-        event.listen(sync, "before_commit", _write_pending)
-    pending.append(build)
+async def failure(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    target: str | None,
+    at: float,
+    exc: BaseException,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An action failed: undo whatever it staged, then record the failure on its own."""
+    await session.rollback()
+    record(session, actor, action, target, at, "failed", message=str(exc), detail=detail)
+    await session.commit()
 
 
-def unstage(session: AsyncSession) -> None:
-    """Drop what ``stage`` queued (the action failed and was rolled back)."""
-    session.sync_session.info.pop(_PENDING, None)
-    session.sync_session.info[_PENDING] = []
-
-
-def _write_pending(sync: Session) -> None:
-    builds = sync.info.get(_PENDING) or []
-    sync.info[_PENDING] = []
-    if not builds:
-        return
-    sync.flush()
-    for build in builds:
-        row = build(sync)
-        if row is not None:
-            sync.add(row)
+def target(kind: str, key: str | None) -> str:
+    """An entry's target ("request:req_…"), bounded to what the column holds."""
+    return f"{kind}:{key or '?'}"[:200]
 
 
 @dataclass(frozen=True)
@@ -120,6 +113,7 @@ def _union() -> Any:
         AuditEntry.message.label("message"),
         cast(AuditEntry.detail, String).label("detail"),
         cast(null(), String).label("method"),
+        cast(null(), String).label("host"),
         cast(null(), String).label("endpoint"),
         cast(null(), Integer).label("status_code"),
         cast(null(), Float).label("duration_ms"),
@@ -136,7 +130,8 @@ def _union() -> Any:
         cast(null(), String).label("message"),
         (literal('{"task": "') + Evidence.task_id + literal('"}')).label("detail"),
         Evidence.method.label("method"),
-        Evidence.endpoint.label("endpoint"),
+        cast(Evidence.host, String).label("host"),
+        cast(Evidence.endpoint, String).label("endpoint"),
         Evidence.status_code.label("status_code"),
         Evidence.duration_ms.label("duration_ms"),
     ).join(Task, Task.id == Evidence.task_id)
@@ -188,6 +183,7 @@ def entry_view(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("method") is not None or row.get("endpoint") is not None:
         view["vendor_call"] = {
             "method": row["method"],
+            "host": row["host"],
             "endpoint": row["endpoint"],
             "status_code": row["status_code"],
             "duration_ms": row["duration_ms"],

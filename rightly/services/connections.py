@@ -1,120 +1,166 @@
-"""Connection use cases: connect (validate, then save), list, test, update, remove."""
+"""Connection use cases: connect (validate, then save), list, test, update, remove. Each change is
+audited here, in its own transaction, whichever face asked.
+
+A connection is vendor-neutral here: its vendor's connector (from the registry) validates the
+settings, checks them with the vendor, and says how they are shown. The secret (CleverTap's
+passcode) is written once, encrypted, and never shown or sent anywhere but to the vendor: a change
+of where calls go or as whom (the connector's ``identity_fields``) needs the secret again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.connectors.clevertap.client import CleverTapClient
-from rightly.connectors.clevertap.validate import Validation, validate
+from rightly.connectors.base import ConnectionConfig, Connector, StepContext, UnknownVendor, Validation
 from rightly.domain.clock import iso
-from rightly.domain.enums import ConnectionHealth, DeletionBehavior
-from rightly.domain.regions import REGIONS, UnknownRegion, region
-from rightly.domain.work import SETTINGS, settings_of
+from rightly.domain.enums import ConnectionHealth
+from rightly.engine.dispatch import connection_config
+from rightly.services import audit
+from rightly.services.audit import Actor
 from rightly.services.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Task
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$"
+NAME = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
+MAX_IN_FLIGHT = Field(default=None, ge=1, le=50)
+RATE = Field(default=None, ge=0.01, le=1000)
+
 
 class ConnectionInput(BaseModel):
-    """A CleverTap connection as the CLI, the API and the UI submit it."""
+    """A connection as the CLI, the API and the UI submit it: the name, the vendor (the registry's
+    default when absent), the budget, and the vendor's own settings and secret as further keys."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
-    project_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
-    passcode: SecretStr = Field(min_length=1, max_length=200)
-    region: str
-    deletion_behavior: DeletionBehavior = DeletionBehavior.UNTIL_COMPLETE
-    email_is_identity: bool = False
-    max_in_flight: int = Field(default=3, ge=1, le=50)
-    rate: float = Field(default=3.0, gt=0, le=1000)
-    verify_interval: float | None = Field(default=None, gt=0, le=30 * 86400)
-    api_base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s?#]+$")
-    timezone: str = Field(default="UTC", max_length=64)
+    name: str = NAME
+    vendor: str | None = Field(default=None, max_length=30)
+    max_in_flight: int | None = MAX_IN_FLIGHT
+    rate: float | None = RATE
 
-    @field_validator("region")
-    @classmethod
-    def _known_region(cls, value: str) -> str:
-        return _region_code(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        return _timezone_name(value)
-
-    @field_validator("passcode")
-    @classmethod
-    def _header_safe(cls, value: SecretStr) -> SecretStr:
-        return _header_safe_passcode(value)
+    @property
+    def vendor_fields(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
-def _header_safe_passcode(value: SecretStr) -> SecretStr:
-    """The passcode travels in an HTTP header: printable ASCII only (never echoed in the error)."""
-    if not all(32 < ord(c) < 127 for c in value.get_secret_value()):
-        raise ValueError("the passcode must be printable ASCII without spaces (copy it again from CleverTap)")
-    return value
+class ConnectionPatch(BaseModel):
+    """Fields to change: the name, the budget, and any of the vendor's settings or its secret."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=NAME_PATTERN)
+    max_in_flight: int | None = MAX_IN_FLIGHT
+    rate: float | None = RATE
+
+    @property
+    def vendor_fields(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
-def _timezone_name(value: str) -> str:
-    """An IANA time zone name (``Asia/Kolkata``, ``America/New_York``, ``UTC``)."""
-    name = value.strip()
+def _connector(rt: Runtime, vendor: str | None) -> Connector:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r}: use an IANA name such as UTC, Europe/London or Asia/Kolkata"
+        return rt.registry.get(vendor) if vendor else rt.registry.default
+    except UnknownVendor as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _field_errors(exc: ValidationError) -> InvalidInput:
+    errors = [
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "settings",
+            "message": str(e["msg"]).removeprefix("Value error, "),
+        }
+        for e in exc.errors()
+    ]
+    return InvalidInput("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+
+
+def _secret(connector: Connector, raw: Any) -> str:
+    value = raw.get_secret_value() if isinstance(raw, SecretStr) else str(raw or "")
+    try:
+        return connector.check_secret(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{connector.secret_field}: {exc}", [{"field": connector.secret_field, "message": str(exc)}]
         ) from None
-    return name
 
 
-def _region_code(value: str) -> str:
+def parse_settings(rt: Runtime, connector: Connector, raw: dict[str, Any]) -> Any:
+    """The vendor settings in ``raw`` (its secret left out), validated under the server's policy."""
     try:
-        return region(value).code
-    except UnknownRegion as exc:
-        raise ValueError(str(exc)) from None
+        return connector.parse_settings(raw, rt.policy)
+    except ValidationError as exc:
+        raise _field_errors(exc) from None
 
 
-def _client(rt: Runtime, data: ConnectionInput | Connection, passcode: str) -> CleverTapClient:
-    return CleverTapClient.for_project(
-        rt.http, rt.budget, rt.clock, data, passcode, timeout=rt.settings.http_timeout
-    )
+def _failed(validation: Validation, label: str) -> ValidationFailed:
+    checks = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in validation.checks]
+    return ValidationFailed(validation.problem or f"{label} did not accept the connection", checks)
 
 
-def _failed(validation: Validation) -> ValidationFailed:
-    checks = [asdict(c) for c in validation.checks]
-    return ValidationFailed(validation.problem or "CleverTap did not accept the connection", checks)
+async def _validate(rt: Runtime, config: ConnectionConfig) -> Validation:
+    ctx = StepContext(rt.http, rt.budget, rt.clock, timeout=rt.settings.http_timeout)
+    return await rt.registry.get(config.vendor).validate(config, ctx)
 
 
-async def connect(session: AsyncSession, rt: Runtime, data: ConnectionInput) -> tuple[Connection, Validation]:
-    """Validate with CleverTap at once; save only when every check passed."""
-    existing = await session.execute(
-        select(Connection).where(Connection.name == data.name, Connection.removed_at.is_(None))
-    )
-    if existing.scalar_one_or_none() is not None:
-        raise Conflict(f"a connection named {data.name!r} already exists")
-    passcode = data.passcode.get_secret_value()
-    validation = await validate(_client(rt, data, passcode))
-    if not validation.ok:
-        raise _failed(validation)
+async def connect(
+    session: AsyncSession, rt: Runtime, actor: Actor, data: ConnectionInput
+) -> tuple[Connection, Validation]:
+    """Validate with the vendor at once; save only when every check passed."""
     now = rt.clock.now()
-    await _free_name(session, data.name)
-    conn = Connection(
-        **settings_of(data) | {"deletion_behavior": data.deletion_behavior.value},
-        passcode_encrypted=rt.secrets.encrypt(passcode),
-        health=ConnectionHealth.OK,
-        health_detail="; ".join(c.detail for c in validation.checks),
-        last_tested_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(conn)
-    await session.commit()
+    connector = _connector(rt, data.vendor)
+    detail: dict[str, Any] = {"name": data.name, "vendor": connector.vendor}
+    try:
+        raw = data.vendor_fields
+        secret = _secret(connector, raw.pop(connector.secret_field, None))
+        settings = parse_settings(rt, connector, raw)
+        detail["target"] = connector.target(settings)
+        existing = await session.execute(
+            select(Connection.id).where(Connection.name == data.name, Connection.removed_at.is_(None))
+        )
+        if existing.first() is not None:
+            raise Conflict(f"a connection named {data.name!r} already exists")
+        config = ConnectionConfig(
+            id="",
+            name=data.name,
+            vendor=connector.vendor,
+            settings=settings,
+            secret=secret,
+            max_in_flight=data.max_in_flight or connector.default_max_in_flight,
+            rate=data.rate or connector.default_rate,
+        )
+        validation = await _validate(rt, config)
+        if not validation.ok:
+            raise _failed(validation, connector.label)
+        await _free_name(session, data.name)
+        conn = Connection(
+            name=data.name,
+            vendor=connector.vendor,
+            settings=connector.dump_settings(settings),
+            secret_encrypted=rt.secrets.encrypt(secret),
+            max_in_flight=config.max_in_flight,
+            rate=config.rate,
+            health=ConnectionHealth.OK,
+            health_detail=validation.summary,
+            last_tested_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(conn)
+        await session.flush()
+        audit.record(
+            session, actor, "connection.create", audit.target("connection", conn.id), now, detail=detail
+        )
+        await session.commit()
+    except (InvalidInput, Conflict, ValidationFailed) as exc:
+        await audit.failure(
+            session, actor, "connection.create", audit.target("connection", data.name), now, exc, detail
+        )
+        raise
     return conn, validation
 
 
@@ -143,88 +189,102 @@ async def get_connection(session: AsyncSession, name_or_id: str) -> Connection:
     )
     conn = rows.scalars().first()
     if conn is None:
-        raise NotFound(f"no connection named {name_or_id!r}")
+        raise NotFound(f"no connection named {name_or_id[:100]!r}")
     return conn
 
 
 async def test_connection(
-    session: AsyncSession, rt: Runtime, name_or_id: str
+    session: AsyncSession, rt: Runtime, actor: Actor, name_or_id: str
 ) -> tuple[Connection, Validation]:
-    conn = await get_connection(session, name_or_id)
-    validation = await validate(_client(rt, conn, rt.secrets.decrypt(conn.passcode_encrypted)))
+    """Check a saved connection with its vendor now; its health shows the result."""
     now = rt.clock.now()
+    try:
+        conn = await get_connection(session, name_or_id)
+    except NotFound as exc:
+        await audit.failure(
+            session, actor, "connection.test", audit.target("connection", name_or_id), now, exc
+        )
+        raise
+    validation = await _validate(rt, connection_config(conn, rt.registry, rt.secrets))
     conn.health = ConnectionHealth.OK if validation.ok else ConnectionHealth.FAILING
-    conn.health_detail = validation.problem or "; ".join(c.detail for c in validation.checks)
+    conn.health_detail = validation.summary
     conn.last_tested_at = now
     conn.updated_at = now
+    audit.record(
+        session,
+        actor,
+        "connection.test",
+        audit.target("connection", conn.id),
+        now,
+        "ok" if validation.ok else "failed",
+        message=validation.problem,
+    )
     await session.commit()
     return conn, validation
 
 
-class ConnectionPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str | None = Field(
-        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$"
-    )
-    project_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
-    passcode: SecretStr | None = Field(default=None, min_length=1, max_length=200)
-    region: str | None = None
-    deletion_behavior: DeletionBehavior | None = None
-    email_is_identity: bool | None = None
-    max_in_flight: int | None = Field(default=None, ge=1, le=50)
-    rate: float | None = Field(default=None, gt=0, le=1000)
-    verify_interval: float | None = Field(default=None, gt=0, le=30 * 86400)
-    api_base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://[^\s?#]+$")
-    timezone: str | None = Field(default=None, max_length=64)
-
-    @field_validator("region")
-    @classmethod
-    def _known_region(cls, value: str | None) -> str | None:
-        return None if value is None else _region_code(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str | None) -> str | None:
-        return None if value is None else _timezone_name(value)
-
-
 async def update_connection(
-    session: AsyncSession, rt: Runtime, name_or_id: str, patch: ConnectionPatch
+    session: AsyncSession, rt: Runtime, actor: Actor, name_or_id: str, patch: ConnectionPatch
 ) -> tuple[Connection, Validation | None]:
-    """Change settings; a change to the project, region, passcode or URL is validated first."""
-    conn = await get_connection(session, name_or_id)
-    fields = patch.model_dump(exclude_unset=True)
-    if "name" in fields and fields["name"] != conn.name:
-        clash = await session.execute(
-            select(Connection.id).where(Connection.name == fields["name"], Connection.removed_at.is_(None))
-        )
-        if clash.first() is not None:
-            raise Conflict(f"a connection named {fields['name']!r} already exists")
-    passcode_secret = fields.pop("passcode", None)
-    passcode = patch.passcode.get_secret_value() if passcode_secret is not None and patch.passcode else None
-    merged: dict[str, Any] = (
-        settings_of(conn) | {"passcode": passcode or rt.secrets.decrypt(conn.passcode_encrypted)} | fields
-    )
+    """Change settings. A change of where calls go or as whom (the project, the region, the host)
+    needs the secret again; any change to those or to the secret is checked with the vendor first."""
+    now = rt.clock.now()
+    changed = sorted(patch.model_fields_set | set(patch.vendor_fields))  # names only: never a secret
+    target = audit.target("connection", name_or_id)
     try:
-        data = ConnectionInput(**merged)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-    validation = None
-    if passcode or {"project_id", "region", "api_base_url"} & fields.keys():
-        validation = await validate(_client(rt, data, data.passcode.get_secret_value()))
-        if not validation.ok:
-            raise _failed(validation)
-        conn.health = ConnectionHealth.OK
-        conn.health_detail = "; ".join(c.detail for c in validation.checks)
-        conn.last_tested_at = rt.clock.now()
-    for key in SETTINGS:
-        setattr(conn, key, getattr(data, key))
-    conn.deletion_behavior = data.deletion_behavior.value
-    if passcode:
-        conn.passcode_encrypted = rt.secrets.encrypt(passcode)
-    conn.updated_at = rt.clock.now()
-    await session.commit()
+        conn = await get_connection(session, name_or_id)
+        target = audit.target("connection", conn.id)
+        connector = _connector(rt, conn.vendor)
+        raw = patch.vendor_fields
+        new_secret = raw.pop(connector.secret_field, None)
+        secret = _secret(connector, new_secret) if new_secret not in (None, "") else None
+        fields = patch.model_dump(exclude_unset=True, exclude=set(raw) | {connector.secret_field})
+        if fields.get("name") not in (None, conn.name):
+            clash = await session.execute(
+                select(Connection.id).where(
+                    Connection.name == fields["name"], Connection.removed_at.is_(None)
+                )
+            )
+            if clash.first() is not None:
+                raise Conflict(f"a connection named {fields['name']!r} already exists")
+        current = dict(conn.settings)
+        settings = parse_settings(rt, connector, current | raw) if raw else connector.load_settings(current)
+        after = connector.dump_settings(settings)
+        moved = sorted(k for k in connector.identity_fields if after.get(k) != current.get(k))
+        if moved and secret is None:
+            raise InvalidInput(
+                f"changing {', '.join(moved)} needs the {connector.secret_label.lower()} again: "
+                f"Rightly never sends a stored {connector.secret_label.lower()} to a new place",
+                [{"field": connector.secret_field, "message": "required with this change"}],
+            )
+        validation = None
+        if secret is not None:
+            config = ConnectionConfig(
+                id=conn.id,
+                name=conn.name,
+                vendor=conn.vendor,
+                settings=settings,
+                secret=secret,
+                max_in_flight=fields.get("max_in_flight") or conn.max_in_flight,
+                rate=fields.get("rate") or conn.rate,
+            )
+            validation = await _validate(rt, config)
+            if not validation.ok:
+                raise _failed(validation, connector.label)
+            conn.health = ConnectionHealth.OK
+            conn.health_detail = validation.summary
+            conn.last_tested_at = now
+            conn.secret_encrypted = rt.secrets.encrypt(secret)
+        conn.settings = after
+        for key in ("name", "max_in_flight", "rate"):
+            if fields.get(key) is not None:
+                setattr(conn, key, fields[key])
+        conn.updated_at = now
+        audit.record(session, actor, "connection.update", target, now, detail={"fields": changed})
+        await session.commit()
+    except (InvalidInput, Conflict, ValidationFailed, NotFound) as exc:
+        await audit.failure(session, actor, "connection.update", target, now, exc, {"fields": changed})
+        raise
     return conn, validation
 
 
@@ -238,26 +298,49 @@ async def count_open_tasks(session: AsyncSession, connection_id: str) -> int:
     return int((await session.execute(query)).scalar() or 0)
 
 
-async def remove_connection(session: AsyncSession, rt: Runtime, name_or_id: str) -> tuple[Connection, int]:
+async def remove_connection(
+    session: AsyncSession, rt: Runtime, actor: Actor, name_or_id: str
+) -> tuple[Connection, int]:
     """Remove a connection; its unfinished tasks are canceled (their evidence stays)."""
     from rightly.services.requests import cancel_open_tasks  # sibling service; avoids an import cycle
 
-    conn = await get_connection(session, name_or_id)
     now = rt.clock.now()
+    try:
+        conn = await get_connection(session, name_or_id)
+    except NotFound as exc:
+        await audit.failure(
+            session, actor, "connection.remove", audit.target("connection", name_or_id), now, exc
+        )
+        raise
     canceled = await cancel_open_tasks(session, Task.connection_id == conn.id, "connection removed", now)
     conn.removed_at = now
     conn.updated_at = now
+    audit.record(
+        session,
+        actor,
+        "connection.remove",
+        audit.target("connection", conn.id),
+        now,
+        detail={"canceled_tasks": canceled},
+    )
     await session.commit()
     return conn, canceled
 
 
-def connection_view(conn: Connection) -> dict[str, Any]:
-    """A connection as the faces show it: never the passcode, not even encrypted."""
+def connection_view(rt: Runtime, conn: Connection) -> dict[str, Any]:
+    """A connection as the faces show it: never the secret, not even encrypted."""
+    connector = rt.registry.get(conn.vendor)
+    settings = connector.load_settings(conn.settings)
     return {
         "id": conn.id,
-        **settings_of(conn),
+        "name": conn.name,
         "vendor": conn.vendor,
-        "region_name": REGIONS[conn.region].name if conn.region in REGIONS else conn.region,
+        "vendor_label": connector.label,
+        "max_in_flight": conn.max_in_flight,
+        "rate": conn.rate,
+        **connector.dump_settings(settings),
+        "target": connector.target(settings),
+        "facts": [{"label": label, "value": value} for label, value in connector.describe(settings)],
         "health": conn.health,
         "health_detail": conn.health_detail,
         "last_tested_at": iso(conn.last_tested_at),

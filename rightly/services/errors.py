@@ -18,7 +18,13 @@ class Conflict(ServiceError):
 
 
 class InvalidInput(ServiceError):
+    """Bad input; ``errors`` names the fields: ``[{"field": ..., "message": ...}]``."""
+
     status_code = 422
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
 
 
 class ValidationFailed(ServiceError):

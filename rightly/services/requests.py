@@ -1,4 +1,5 @@
-"""Request use cases: submit, show, list, cancel, retry. One task per active connection."""
+"""Request use cases: submit, show, list, cancel, retry. One task per active connection; each
+connection's connector says how its task starts. Each change is audited here."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rightly.domain.clock import iso
-from rightly.domain.enums import TERMINAL_REQUEST, Phase, RequestType, TaskStatus
-from rightly.engine.queue import PHASE_PRIORITY, refresh_requests
+from rightly.domain.enums import TERMINAL_REQUEST, RequestType, TaskStatus
+from rightly.domain.work import DONE, TaskSnapshot
+from rightly.engine.dispatch import connection_config
+from rightly.engine.queue import refresh_requests
+from rightly.services import audit
+from rightly.services.audit import Actor
 from rightly.services.errors import Conflict, InvalidInput, NotFound
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Request, Task
@@ -38,37 +43,85 @@ def normalize_subject(email: str | None, user_id: str | None) -> tuple[str | Non
     return email, user_id
 
 
-def _first_phase(kind: RequestType, conn: Connection, email: str | None) -> Phase:
-    if kind is RequestType.ACCESS:
-        return Phase.LOOKUP
-    return Phase.RESOLVE if email and not conn.email_is_identity else Phase.SUBMIT
-
-
-def _targets(conn: Connection, email: str | None, user_id: str | None) -> dict[str, Any]:
-    identity = [v for v in (user_id, email if conn.email_is_identity else None) if v]
-    return {"identity": identity}
-
-
 async def submit(
     session: AsyncSession,
     rt: Runtime,
+    actor: Actor,
     kind: RequestType | str,
     email: str | None,
     user_id: str | None,
     *,
     idempotency_key: str | None = None,
-    submitted_by: str | None = None,
 ) -> tuple[Request, bool]:
     """Create a request and its tasks. Returns (request, created); an idempotency key seen before
-    returns the earlier request and creates nothing."""
-    kind = RequestType(kind)
-    email, user_id = normalize_subject(email, user_id)
-    if idempotency_key:
-        earlier = await _by_idempotency_key(session, idempotency_key)
-        if earlier is not None:
-            if (earlier.type, earlier.email, earlier.user_id) != (kind.value, email, user_id):
-                raise Conflict("this Idempotency-Key was used for a different request")
-            return earlier, False
+    returns the earlier request and creates nothing (and says so in the audit trail)."""
+    now = rt.clock.now()
+    detail = {"type": str(kind)}
+    try:
+        kind = RequestType(kind)
+        email, user_id = normalize_subject(email, user_id)
+        if idempotency_key:
+            earlier = await _replayed(session, actor, kind, email, user_id, idempotency_key, now)
+            if earlier is not None:
+                return earlier, False
+        req = await _create(session, rt, actor, kind, email, user_id, idempotency_key, now)
+        await session.flush()
+        audit.record(session, actor, "request.submit", audit.target("request", req.id), now, detail=detail)
+        await rt.work_queued(session)
+        await session.commit()
+    except IntegrityError:
+        # The same Idempotency-Key, submitted twice at once: the other submission won; return it.
+        await session.rollback()
+        earlier = await _by_idempotency_key(session, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier, False
+    except (InvalidInput, Conflict, ValueError) as exc:
+        error = exc if isinstance(exc, InvalidInput | Conflict) else InvalidInput(str(exc))
+        await audit.failure(session, actor, "request.submit", "request:?", now, error, detail)
+        raise error from None
+    rt.poke()
+    return req, True  # loaded as written: tasks and their connections are already in memory
+
+
+async def _replayed(
+    session: AsyncSession,
+    actor: Actor,
+    kind: RequestType,
+    email: str | None,
+    user_id: str | None,
+    key: str,
+    now: float,
+) -> Request | None:
+    earlier = await _by_idempotency_key(session, key)
+    if earlier is None:
+        return None
+    if (earlier.type, earlier.email, earlier.user_id) != (kind.value, email, user_id):
+        raise Conflict("this Idempotency-Key was used for a different request")
+    audit.record(
+        session,
+        actor,
+        "request.submit",
+        audit.target("request", earlier.id),
+        now,
+        "replayed",
+        message="Idempotency-Key seen before: the earlier request was returned",
+    )
+    await session.commit()
+    return earlier
+
+
+async def _create(
+    session: AsyncSession,
+    rt: Runtime,
+    actor: Actor,
+    kind: RequestType,
+    email: str | None,
+    user_id: str | None,
+    idempotency_key: str | None,
+    now: float,
+) -> Request:
+    """The request and one task per live connection, each planned by its connector."""
     conns = list(
         (
             await session.execute(
@@ -78,21 +131,20 @@ async def submit(
     )
     if not conns:
         raise InvalidInput(
-            "no connection is configured: connect CleverTap first (rightly connect clevertap ...)"
+            "no connection is configured: connect an integration first (rightly connect --help)"
         )
-    now = rt.clock.now()
     tasks = []
     for conn in conns:
-        phase = _first_phase(kind, conn, email)
-        delay = rt.settings.deletion_batch_window if phase is Phase.SUBMIT else 0.0
+        config = connection_config(conn, rt.registry, rt.secrets)
+        plan = rt.registry.get(conn.vendor).plan(config, kind, email, user_id)
         tasks.append(
             Task(
                 connection=conn,
                 status=TaskStatus.NOT_STARTED,
-                phase=phase,
-                priority=int(PHASE_PRIORITY[phase]),
-                next_run_at=now + delay,
-                targets=_targets(conn, email, user_id) if kind is RequestType.DELETION else None,
+                phase=plan.phase,
+                priority=int(rt.registry.priority(conn.vendor, plan.phase)),
+                next_run_at=now + min(plan.delay, rt.settings.deletion_batch_window),
+                state=plan.state,
                 created_at=now,
                 updated_at=now,
             )
@@ -103,24 +155,14 @@ async def submit(
         email=email,
         user_id=user_id,
         idempotency_key=idempotency_key,
-        submitted_by=submitted_by,
+        submitted_by=actor.name,
         created_at=now,
         updated_at=now,
         due_at=now + LEGAL_DEADLINE_DAYS * 86400,
         tasks=tasks,
     )
     session.add(req)
-    try:
-        await session.commit()
-    except IntegrityError:
-        # The same Idempotency-Key, submitted twice at once: the other submission won; return it.
-        await session.rollback()
-        earlier = await _by_idempotency_key(session, idempotency_key) if idempotency_key else None
-        if earlier is None:
-            raise
-        return earlier, False
-    rt.poke()
-    return req, True  # loaded as written: tasks and their connections are already in memory
+    return req
 
 
 async def _by_idempotency_key(session: AsyncSession, key: str) -> Request | None:
@@ -171,36 +213,47 @@ async def list_requests(
     return list(rows.scalars()), int(total)
 
 
-async def cancel(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
-    req = await get_request(session, request_id)
-    if req.status in TERMINAL_REQUEST:
-        raise Conflict(f"request {request_id} is already {req.status}")
-    await cancel_open_tasks(session, Task.request_id == req.id, "canceled", rt.clock.now())
+async def cancel(session: AsyncSession, rt: Runtime, actor: Actor, request_id: str) -> Request:
+    now = rt.clock.now()
+    target = audit.target("request", request_id)
+    try:
+        req = await get_request(session, request_id)
+        if req.status in TERMINAL_REQUEST:
+            raise Conflict(f"request {request_id} is already {req.status}")
+    except (NotFound, Conflict) as exc:
+        await audit.failure(session, actor, "request.cancel", target, now, exc)
+        raise
+    canceled = await cancel_open_tasks(session, Task.request_id == req.id, "canceled", now)
+    audit.record(session, actor, "request.cancel", target, now, detail={"canceled_tasks": canceled})
     await session.commit()
     return await get_request(session, req.id)
 
 
-async def retry(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
-    """Run a request's failed or canceled integrations again, from where they stood."""
-    req = await get_request(session, request_id)
-    again = [
-        t
-        for t in req.tasks
-        if t.status in (TaskStatus.ERROR, TaskStatus.CANCELED) and t.connection.removed_at is None
-    ]
-    if not again:
-        raise Conflict(f"request {request_id} has no failed or canceled integration to retry")
+async def retry(session: AsyncSession, rt: Runtime, actor: Actor, request_id: str) -> Request:
+    """Run a request's failed or canceled integrations again, from where they stood (their
+    connector says where that is)."""
     now = rt.clock.now()
+    target = audit.target("request", request_id)
+    try:
+        req = await get_request(session, request_id)
+        again = [
+            t
+            for t in req.tasks
+            if t.status in (TaskStatus.ERROR, TaskStatus.CANCELED) and t.connection.removed_at is None
+        ]
+        if not again:
+            raise Conflict(f"request {request_id} has no failed or canceled integration to retry")
+    except (NotFound, Conflict) as exc:
+        await audit.failure(session, actor, "request.retry", target, now, exc)
+        raise
+    kind = RequestType(req.type)
     for task in again:
-        if req.type == RequestType.ACCESS:
-            phase = Phase.LOOKUP
-        elif task.submitted_at is not None:
-            phase = Phase.VERIFY
-        else:
-            phase = _first_phase(RequestType.DELETION, task.connection, req.email)
+        config = connection_config(task.connection, rt.registry, rt.secrets)
+        plan = rt.registry.get(task.connection.vendor).restart(config, kind, snapshot(task, req))
         task.status = TaskStatus.PENDING
-        task.phase = phase
-        task.priority = int(PHASE_PRIORITY[phase])
+        task.phase = plan.phase
+        task.state = plan.state
+        task.priority = int(rt.registry.priority(task.connection.vendor, plan.phase))
         task.done = False
         task.error = None
         task.detail = "retry requested"
@@ -212,9 +265,31 @@ async def retry(session: AsyncSession, rt: Runtime, request_id: str) -> Request:
         task.updated_at = now
     await session.flush()
     await refresh_requests(session, {req.id}, now)
+    audit.record(session, actor, "request.retry", target, now, detail={"tasks": len(again)})
+    await rt.work_queued(session)
     await session.commit()
     rt.poke()
     return await get_request(session, req.id)
+
+
+def snapshot(task: Task, req: Request) -> TaskSnapshot:
+    """A stored task as its connector sees it."""
+    return TaskSnapshot(
+        id=task.id,
+        request_id=req.id,
+        request_type=req.type,
+        email=req.email,
+        user_id=req.user_id,
+        status=task.status,
+        phase=task.phase,
+        state=task.state,
+        attempts=task.attempts,
+        submit_count=task.submit_count,
+        submitted_at=task.submitted_at,
+        first_submitted_at=task.first_submitted_at,
+        checks=task.checks,
+        created_at=task.created_at,
+    )
 
 
 async def cancel_open_tasks(
@@ -230,7 +305,7 @@ async def cancel_open_tasks(
         .values(
             status=TaskStatus.CANCELED,
             done=True,
-            phase=Phase.DONE,
+            phase=DONE,
             detail=detail,
             lease_owner=None,
             lease_until=None,
@@ -262,7 +337,7 @@ def task_view(task: Task) -> dict[str, Any]:
         "connection": task.connection.name,
         "status": task.status,
         "detail": task.detail,
-        "records": task.records if task.records is not None else ([] if task.phase == Phase.DONE else None),
+        "records": task.records if task.records is not None else ([] if task.phase == DONE else None),
         "error": task.error,
         "phase": task.phase,
         "overdue": task.overdue,

@@ -1,19 +1,20 @@
-"""The wiring every face shares: settings, database, secrets, clock, HTTP client, budget."""
+"""What every service is handed: settings, database, connector registry, secrets, clock, vendor
+HTTP client and call budget, and the workers of this process. Built by the composition root
+(``rightly.app.runtime.open_runtime``); services never wire anything themselves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.domain.clock import Clock, SystemClock
+from rightly.connectors.base import Policy, Registry
+from rightly.domain.clock import Clock
 from rightly.engine.worker import Worker, WorkerOptions
-from rightly.http.budget import Budget, budget_from_url
-from rightly.http.h1 import H1Vendor
-from rightly.http.vendor import HttpxVendor, VendorHTTP
+from rightly.http.budget import Budget
+from rightly.http.vendor import VendorHTTP
 from rightly.settings import Settings
+from rightly.store import notify
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
 
@@ -22,11 +23,17 @@ from rightly.store.secrets import Secrets
 class Runtime:
     settings: Settings
     db: Database
+    registry: Registry
     secrets: Secrets
     clock: Clock
     http: VendorHTTP
     budget: Budget
     workers: list[Worker] = field(default_factory=list)
+    listener: notify.Listener | None = None
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(allow_custom_base_urls=self.settings.allow_custom_base_urls)
 
     def worker(self, options: WorkerOptions | None = None, owner: str | None = None) -> Worker:
         opts = options or WorkerOptions(
@@ -34,45 +41,27 @@ class Runtime:
             lease_seconds=self.settings.lease_seconds,
             timeout=self.settings.http_timeout,
         )
-        worker = Worker(self.db, self.secrets, self.http, self.budget, self.clock, opts, owner)
+        worker = Worker(
+            self.db, self.registry, self.secrets, self.http, self.budget, self.clock, opts, owner, self.listen
+        )
         self.workers.append(worker)
         return worker
+
+    async def listen(self) -> None:
+        """Have other processes' new work wake this process's workers (PostgreSQL only)."""
+        if self.listener is None and not self.db.is_sqlite:
+            self.listener = notify.Listener(self.db.url, self.db.schema, self.poke)
+            await self.listener.start()
+
+    async def work_queued(self, session: AsyncSession) -> None:
+        """Inside the transaction that queues work: wake every worker once it commits."""
+        await notify.announce(session, self.db.schema)
 
     def poke(self) -> None:
         """Tell this process's workers that new work is queued."""
         for worker in self.workers:
             worker.poke()
 
-
-@asynccontextmanager
-async def open_runtime(
-    settings: Settings | None = None,
-    *,
-    clock: Clock | None = None,
-    http: VendorHTTP | httpx.AsyncClient | None = None,
-    budget: Budget | None = None,
-) -> AsyncIterator[Runtime]:
-    """Open everything (migrating the database on first use) and close it all afterwards.
-
-    ``http`` carries the vendor calls: by default Rightly's own (``H1Vendor``); an ``httpx.AsyncClient``
-    given here (the emulator mounted in-process, say) is used through ``HttpxVendor`` and left open.
-    """
-    settings = settings or Settings()
-    clock = clock or SystemClock()
-    db = Database(settings.resolved_database_url(), settings.database_schema)
-    own_http = http is None
-    own_budget = budget is None
-    vendor = (
-        H1Vendor() if http is None else HttpxVendor(http) if isinstance(http, httpx.AsyncClient) else http
-    )
-    budget = budget or budget_from_url(settings.redis_url, clock)
-    try:
-        await db.migrate()
-        secrets = Secrets.load(settings.home, settings.secret_key)
-        yield Runtime(settings, db, secrets, clock, vendor, budget)
-    finally:
-        if own_http:
-            await vendor.aclose()
-        if own_budget:
-            await budget.aclose()
-        await db.dispose()
+    async def aclose(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()

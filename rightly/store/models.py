@@ -21,23 +21,21 @@ class Base(DeclarativeBase):
 
 
 class Connection(Base):
-    """One configured integration: a CleverTap project."""
+    """One configured integration: a vendor account (for CleverTap, a project in a region).
+
+    ``settings`` are the vendor's own (its connector validates and reads them); ``secret_encrypted``
+    is the vendor secret (CleverTap's passcode), encrypted; ``max_in_flight`` and ``rate`` are the
+    call budget, which every vendor has."""
 
     __tablename__ = "connections"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("conn"))
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    vendor: Mapped[str] = mapped_column(String(30), default="clevertap")
-    project_id: Mapped[str] = mapped_column(String(100))
-    region: Mapped[str] = mapped_column(String(10))
-    passcode_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    deletion_behavior: Mapped[str] = mapped_column(String(20), default="until-complete")
-    email_is_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    vendor: Mapped[str] = mapped_column(String(30))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     max_in_flight: Mapped[int] = mapped_column(Integer, default=3)
     rate: Mapped[float] = mapped_column(Float, default=3.0)
-    verify_interval: Mapped[float | None] = mapped_column(Float, nullable=True)
-    api_base_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     health: Mapped[str] = mapped_column(String(20), default="untested")
     health_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_tested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -85,8 +83,9 @@ class Task(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Deletion bookkeeping: what to delete, when it was sent, how verification is going.
-    targets: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The connector's own bookkeeping (for CleverTap: what to delete).
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Deletion bookkeeping every vendor shares: when it was sent, how verification is going.
     submit_count: Mapped[int] = mapped_column(Integer, default=0)
     submit_intent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -113,8 +112,9 @@ class Evidence(Base):
     at: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(30))
     method: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    endpoint: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    host: Mapped[str | None] = mapped_column(Text, nullable=True)  # scheme://host[:port]
+    endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)  # path and query
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    outcome: Mapped[str] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -1,17 +1,15 @@
 """The web UI: server-rendered pages on the same services (and the same permissions) as the API.
 
-``mount(app, runtime_getter)`` is the hook ``rightly.api.app.create_app`` calls.
+``mount(app, registry)`` adds it to the app ``rightly.app.web.create_app`` builds.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from rightly.connectors.base import Registry
 from rightly.web.security import PageForbidden, SignInRequired, authorize_page, login_url
 
 
@@ -25,9 +23,9 @@ def web_router() -> APIRouter:
     return web
 
 
-def mount(app: FastAPI, runtime_getter: Callable[[], Any]) -> None:
+def mount(app: FastAPI, registry: Registry) -> None:
     """Add the pages (hidden from the OpenAPI schema) and /static to ``app``. The pages find the
-    runtime on ``app.state`` as the API does, so ``runtime_getter`` is not needed here."""
+    runtime (and its connectors) on ``app.state`` as the API does."""
     from rightly.web.render import HERE, render
 
     app.include_router(web_router(), include_in_schema=False)

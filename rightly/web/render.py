@@ -11,9 +11,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from rightly.api.auth import Principal
 from rightly.domain.clock import iso
 from rightly.domain.roles import Permission
+from rightly.faces.auth import Principal
 from rightly.web.security import LOGIN_CSRF_COOKIE, csrf_token
 
 HERE = Path(__file__).parent
@@ -22,7 +22,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 # Fixed messages a redirect may name (?notice=...): never echo free text from a URL.
 NOTICES = {
     "signed-out": "You are signed out.",
-    "connected": "CleverTap is connected: every check passed and the connection is saved.",
+    "connected": "Connected: every check passed and the connection is saved.",
     "saved": "Saved.",
     "submitted": "Request submitted; it is running against every connection.",
     "canceled": "The request's unfinished integrations are canceled.",
@@ -55,11 +55,42 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+_TIME_WORDS = ("seen", "time", "date", "_at", "ts")
+
+
+def _is_time(key: Any) -> bool:
+    """A field whose numbers are epoch seconds (``first_seen``, ``last_seen``, ``ts``...)."""
+    name = str(key).lower()
+    return any(name == w or name.endswith(w) for w in _TIME_WORDS)
+
+
+def _columns(rows: list[Any]) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        if isinstance(row, Mapping):
+            cols += [str(k) for k in row if str(k) not in cols]
+    return cols
+
+
+def _when_any(ts: Any) -> str:
+    """Epoch seconds (or milliseconds, as some vendors send) or an ISO string, as a UTC time."""
+    if isinstance(ts, int | float) and not isinstance(ts, bool) and ts > 1e11:
+        ts = ts / 1000
+    return _when(ts)
+
+
 def _label(value: str | None) -> str:
     return (value or "").replace("_", " ").replace("-", " ")
 
 
-templates.env.filters["when"] = _when
+templates.env.filters["when"] = _when_any
+templates.env.filters["plural"] = _plural
+templates.env.filters["is_time"] = _is_time
+templates.env.filters["columns"] = _columns
 templates.env.filters["pretty"] = _pretty
 templates.env.filters["label"] = _label
 templates.env.globals["Permission"] = Permission

@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from rightly.api.auth import PUBLIC, SESSION_COOKIE, Principal, current_principal, require
 from rightly.domain.roles import Permission
+from rightly.faces.auth import PUBLIC, SESSION_COOKIE, Principal, current_principal, require
 
 LOGIN_CSRF_COOKIE: Final = "rightly_login_csrf"
 CSRF_FIELD: Final = "csrf"

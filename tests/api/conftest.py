@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from rightly.api.app import create_app
+from rightly.app.runtime import open_runtime
+from rightly.app.web import create_app
 from rightly.domain.clock import FakeClock
 from rightly.domain.roles import Role
 from rightly.engine.worker import WorkerOptions
 from rightly.services import tokens, users
 from rightly.services.audit import Actor
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from tests.conftest import PASSCODE, PROJECT, REGION
 

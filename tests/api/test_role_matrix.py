@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from rightly.api.app import create_app
-from rightly.api.auth import PUBLIC, ROUTE_PERMISSIONS
+from rightly.api.auth import ROUTE_PERMISSIONS
+from rightly.app.web import create_app
 from rightly.domain.roles import MATRIX, Permission, Role
+from rightly.faces.auth import PUBLIC
 from rightly.settings import Settings
 from tests.api.conftest import CONNECTION, Api
 

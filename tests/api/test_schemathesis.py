@@ -18,12 +18,13 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
-from rightly.api.app import create_app
+from rightly.app.runtime import open_runtime
+from rightly.app.web import create_app
 from rightly.domain.roles import Role
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.services import tokens, users
 from rightly.services.audit import Actor
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from tests.api.conftest import CONNECTION
 from tests.conftest import PASSCODE, PROJECT, REGION

@@ -122,7 +122,12 @@ def start_emulator(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes]
 @pytest.fixture(params=["sqlite", "postgres"])
 def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTLY_")}
-    env |= {"RIGHTLY_HOME": str(tmp_path / "home"), "RIGHTLY_DELETION_BATCH_WINDOW": "0", "COLUMNS": "200"}
+    env |= {
+        "RIGHTLY_HOME": str(tmp_path / "home"),
+        "RIGHTLY_DELETION_BATCH_WINDOW": "0",
+        "RIGHTLY_ALLOW_CUSTOM_BASE_URLS": "1",  # the emulator serves on 127.0.0.1
+        "COLUMNS": "200",
+    }
     if request.param == "sqlite":
         yield env
         return

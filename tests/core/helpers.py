@@ -10,8 +10,11 @@ from pydantic import SecretStr
 from rightly.engine.worker import Worker, WorkerOptions
 from rightly.services import connections as conns
 from rightly.services import requests as reqs
+from rightly.services.audit import Actor
 from rightly.services.runtime import Runtime
 from tests.conftest import PASSCODE, PROJECT, REGION
+
+ACTOR = Actor("cli", "cli:test")
 
 
 async def connect(rt: Runtime, **overrides: Any) -> Any:
@@ -22,13 +25,13 @@ async def connect(rt: Runtime, **overrides: Any) -> Any:
         "region": REGION,
     }
     async with rt.db.session() as s:
-        conn, _ = await conns.connect(s, rt, conns.ConnectionInput(**(data | overrides)))
+        conn, _ = await conns.connect(s, rt, ACTOR, conns.ConnectionInput.model_validate(data | overrides))
     return conn
 
 
 async def submit(rt: Runtime, kind: str, email: str | None = None, user_id: str | None = None) -> str:
     async with rt.db.session() as s:
-        req, _ = await reqs.submit(s, rt, kind, email, user_id)
+        req, _ = await reqs.submit(s, rt, ACTOR, kind, email, user_id)
     return req.id
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from rightly.app.runtime import open_runtime
 from rightly.emulator import EmulatorState
 from rightly.services import connections as conns
-from rightly.services.errors import ValidationFailed
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.errors import InvalidInput, ValidationFailed
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.models import Connection
 from tests.conftest import PASSCODE, PROJECT
-from tests.core.helpers import connect
+from tests.core.helpers import ACTOR, connect
 
 
 async def count(rt: Runtime) -> int:
@@ -63,27 +64,33 @@ async def test_a_good_connection_is_saved_healthy(runtime: Runtime) -> None:
     conn = await connect(runtime)
     assert conn.health == "ok" and await count(runtime) == 1
     async with runtime.db.session() as s:
-        tested, validation = await conns.test_connection(s, runtime, "clevertap-prod")
+        tested, validation = await conns.test_connection(s, runtime, ACTOR, "clevertap-prod")
     assert validation.ok and tested.health == "ok"
-    view = conns.connection_view(tested)
+    view = conns.connection_view(runtime, tested)
     assert "passcode" not in " ".join(view) and PASSCODE not in str(view)
 
 
 @pytest.mark.parametrize("region", ["us2", "", "EU-1"])
-def test_unknown_regions_are_refused_before_any_call(region: str) -> None:
-    with pytest.raises(ValidationError, match="unknown CleverTap region"):
-        conns.ConnectionInput(name="x", project_id="P", passcode=SecretStr("p"), region=region)
+async def test_unknown_regions_are_refused_before_any_call(
+    runtime: Runtime, emulator: EmulatorState, region: str
+) -> None:
+    with pytest.raises(InvalidInput, match="unknown CleverTap region") as info:
+        await connect(runtime, region=region)
+    assert info.value.errors[0]["field"] == "region"
+    assert await count(runtime) == 0 and sum(emulator.stats.calls.values()) == 0
 
 
-def test_all_seven_regions_are_accepted() -> None:
+async def test_all_seven_regions_are_accepted(runtime: Runtime) -> None:
+    connector = runtime.registry.get("clevertap")
     for code in ("eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"):
-        assert (
-            conns.ConnectionInput(name="x", project_id="P", passcode=SecretStr("p"), region=code).region
-            == code
-        )
+        assert connector.parse_settings({"project_id": "P", "region": code}, runtime.policy).region == code
+    assert connector.parse_settings({"project_id": "P", "region": " US1 "}, runtime.policy).region == "us1"
 
 
-def test_a_passcode_that_cannot_travel_in_a_header_is_refused_without_echoing_it() -> None:
-    with pytest.raises(ValidationError) as info:
-        conns.ConnectionInput(name="x", project_id="P", passcode=SecretStr("pässcode"), region="us1")
+async def test_a_passcode_that_cannot_travel_in_a_header_is_refused_without_echoing_it(
+    runtime: Runtime, emulator: EmulatorState
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await connect(runtime, passcode="pässcode")
     assert "printable ASCII" in str(info.value) and "pässcode" not in str(info.value)
+    assert await count(runtime) == 0 and sum(emulator.stats.calls.values()) == 0

@@ -11,7 +11,7 @@ from rightly.services import requests as reqs
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Evidence
 from tests.conftest import PASSCODE, PROJECT
-from tests.core.helpers import connect, run_until_done, submit, view
+from tests.core.helpers import ACTOR, connect, run_until_done, submit, view
 
 HOUR = 3600.0
 
@@ -180,12 +180,12 @@ async def test_cancel_stops_work_and_retry_resumes_it(runtime: Runtime, emulator
     await connect(runtime)
     rid = await submit(runtime, "deletion", user_id="user-7")
     async with runtime.db.session() as s:
-        req = await reqs.cancel(s, runtime, rid)
+        req = await reqs.cancel(s, runtime, ACTOR, rid)
     assert req.status == "canceled"
     await run_until_done(runtime)
     assert not [d for d in emulator.stats.deletions if d.identity == ["user-7"]]
     async with runtime.db.session() as s:
-        req = await reqs.retry(s, runtime, rid)
+        req = await reqs.retry(s, runtime, ACTOR, rid)
     assert req.status == "processing"
     await run_until_done(runtime)
     assert (await view(runtime, rid))["status"] == "complete"
@@ -196,8 +196,8 @@ async def test_the_passcode_is_stored_encrypted(runtime: Runtime) -> None:
     await connect(runtime)
     async with runtime.db.session() as s:
         conn = (await s.execute(select(Connection))).scalar_one()
-    assert PASSCODE.encode() not in conn.passcode_encrypted
-    assert runtime.secrets.decrypt(conn.passcode_encrypted) == PASSCODE
+    assert PASSCODE.encode() not in conn.secret_encrypted
+    assert runtime.secrets.decrypt(conn.secret_encrypted) == PASSCODE
 
 
 async def test_removing_a_connection_cancels_its_unfinished_work(
@@ -208,7 +208,7 @@ async def test_removing_a_connection_cancels_its_unfinished_work(
     await connect(runtime)
     rid = await submit(runtime, "deletion", user_id="user-7")
     async with runtime.db.session() as s:
-        _, canceled = await conns.remove_connection(s, runtime, "clevertap-prod")
+        _, canceled = await conns.remove_connection(s, runtime, ACTOR, "clevertap-prod")
     assert canceled == 1
     v = await view(runtime, rid)
     assert (v["status"], v["integrations"][0]["detail"]) == ("canceled", "connection removed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rightly.domain.regions import REGIONS
+from rightly.connectors.clevertap.regions import REGIONS
 from rightly.emulator import EmulatorState
 
 from .support import INVALID, PASSCODE, PID, in_process

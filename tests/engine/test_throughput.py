@@ -84,8 +84,8 @@ async def test_an_outcome_that_cannot_be_recorded_does_not_lose_the_others(
     runtime: Runtime, emulator: EmulatorState
 ) -> None:
     """Finished steps are written together; when that fails (here: one task was closed behind the
-    worker's back, so its outcome is an impossible transition), the others are still recorded and
-    the odd one keeps its lease, to run again once the lease expires."""
+    worker's back, so its outcome is an impossible transition), the others are still recorded, and
+    the odd one counts an attempt and says why, instead of looping silently under its lease."""
     await connect(runtime)
     ids = [await submit(runtime, "access", f"x{i}@example.com", f"user-{i}") for i in range(5)]
     w = worker(runtime)
@@ -98,6 +98,7 @@ async def test_an_outcome_that_cannot_be_recorded_does_not_lose_the_others(
     assert [v["status"] for v in views[1:]] == ["complete"] * 4
     odd = views[0]["integrations"][0]
     assert odd["status"] == "canceled" and odd["completed_at"] is None
+    assert "outcome could not be recorded" in odd["detail"]
     async with runtime.db.session() as s:
         task = (await s.execute(select(Task).where(Task.request_id == ids[0]))).scalar_one()
-    assert task.lease_owner == w.owner and not task.done
+    assert task.lease_owner is None and task.attempts == 1 and not task.done

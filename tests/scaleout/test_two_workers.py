@@ -11,16 +11,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
+from rightly.app.runtime import open_runtime
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.engine.worker import WorkerOptions
 from rightly.http.redis_budget import RedisBudget
 from rightly.services import connections as conns
 from rightly.services import requests as reqs
-from rightly.services.runtime import open_runtime
 from rightly.settings import Settings
 from tests.conftest import PASSCODE, PROJECT, REGION, drop_schema
+from tests.core.helpers import ACTOR
 
 REQUESTS = 40
 
@@ -57,17 +57,19 @@ async def test_two_workers_share_the_queue_and_the_budget(shared_settings: Setti
         for budget in budgets:
             stack.push_async_callback(budget.aclose)
         async with one.db.session() as s:
-            data = conns.ConnectionInput(
-                name="ct",
-                project_id=PROJECT,
-                passcode=SecretStr(PASSCODE),
-                region=REGION,
-                max_in_flight=3,
-                rate=20,
+            data = conns.ConnectionInput.model_validate(
+                {
+                    "name": "ct",
+                    "project_id": PROJECT,
+                    "passcode": PASSCODE,
+                    "region": REGION,
+                    "max_in_flight": 3,
+                    "rate": 20,
+                }
             )
-            await conns.connect(s, one, data)
+            await conns.connect(s, one, ACTOR, data)
             ids = [
-                (await reqs.submit(s, one, "access", f"s{i}@example.com", f"u{i}"))[0].id
+                (await reqs.submit(s, one, ACTOR, "access", f"s{i}@example.com", f"u{i}"))[0].id
                 for i in range(REQUESTS)
             ]
         before = state.stats.calls[(PROJECT, "profile")]

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from rightly.api.auth import SESSION_COOKIE
 from rightly.domain.clock import FakeClock
 from rightly.domain.roles import Role
+from rightly.faces.auth import SESSION_COOKIE
 from rightly.services import tokens, users
 from rightly.settings import Settings
 from rightly.web.security import session_csrf

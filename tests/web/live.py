@@ -16,12 +16,13 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from rightly.api.app import create_app
+from rightly.app.runtime import open_runtime
+from rightly.app.web import create_app
 from rightly.domain.roles import Role
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.services import users
 from rightly.services.audit import Actor
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 
 PASSWORD = "correct horse battery staple"

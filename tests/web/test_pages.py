@@ -9,7 +9,7 @@ import re
 import httpx
 
 import rightly.web.pages as web_pages
-from rightly.api.app import create_app
+from rightly.app.web import create_app
 from rightly.domain.clock import FakeClock
 from rightly.domain.roles import Role
 from rightly.services import connections as conn_svc
@@ -118,7 +118,7 @@ async def test_connect_clevertap_shows_what_failed_then_saves(web: Web) -> None:
     form = await admin.get("/connections/new")
     assert "United States (us1)" in form.text and "Europe (eu1)" in form.text
     assert form.text.count('type="radio" name="deletion_behavior"') == 2
-    assert 'value="until-complete" aria-describedby="behavior-until-complete" checked' in form.text
+    assert 'value="until-complete" aria-describedby="deletion_behavior-until-complete" checked' in form.text
     bad = await admin.post("/connections/new", CONNECT | {"passcode": "wrong-passcode"})
     assert bad.status_code == 422 and "Not saved." in bad.text and "Admin role" in bad.text
     assert "wrong-passcode" not in bad.text

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.api.auth import Principal
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from rightly.api.errors import CONFLICT, NOT_FOUND
 from rightly.api.schemas import (
@@ -20,6 +19,7 @@ from rightly.api.schemas import (
     UserOut,
     UserUpdate,
 )
+from rightly.faces.auth import Principal
 from rightly.services import audit, tokens, users
 from rightly.services.runtime import Runtime
 

@@ -1,152 +1,119 @@
-"""/connections: CleverTap projects. No answer ever holds a passcode."""
+"""/connections: the configured integrations. No answer ever holds a secret.
 
-from __future__ import annotations
+Built for a registry (``router(registry)``): the bodies are made from the connectors' settings
+models. (No ``from __future__ import annotations`` here: FastAPI reads these routes' annotations,
+which name models made at run time.)"""
 
-from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, Body
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from rightly.api.auth import Principal
-from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep, audited
-from rightly.api.errors import CONFLICT, NOT_FOUND
-from rightly.api.schemas import (
-    CONNECTION_EXAMPLE,
+from rightly.api.connection_schemas import (
     Check,
-    ConnectionCreate,
-    ConnectionOut,
-    ConnectionRemoved,
-    ConnectionTested,
-    ConnectionUpdate,
+    create_body,
+    out_model,
+    removed_model,
+    tested_model,
+    update_body,
 )
-from rightly.services import audit
+from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from rightly.api.errors import CONFLICT, NOT_FOUND
+from rightly.connectors.base import Registry
+from rightly.faces.auth import Principal
 from rightly.services import connections as svc
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection
 
-router = APIRouter(prefix="/connections", tags=["connections"])
 
+def router(registry: Registry) -> APIRouter:
+    api = APIRouter(prefix="/connections", tags=["connections"])
+    Create: Any = create_body(registry)
+    Update: Any = update_body(registry)
+    Out: Any = out_model(registry)
+    examples: Any = {c.vendor: {"value": c.example} for c in registry if c.example} or None
+    labels = " or ".join(c.label for c in registry)
 
-def _out(conn: Connection) -> ConnectionOut:
-    return ConnectionOut(**svc.connection_view(conn))
+    def out(rt: Runtime, conn: Connection) -> Any:
+        return Out(**svc.connection_view(rt, conn))
 
+    Tested: Any = tested_model(Out)
+    Removed: Any = removed_model(Out)
 
-@router.get("", response_model=list[ConnectionOut], summary="List connections")
-async def list_connections(session: AsyncSession = SessionDep) -> list[ConnectionOut]:
-    return [_out(c) for c in await svc.list_connections(session)]
+    @api.get("", response_model=list[Out], summary="List connections")
+    async def list_connections(session: AsyncSession = SessionDep, rt: Runtime = RuntimeDep) -> Any:
+        return [out(rt, c) for c in await svc.list_connections(session)]
 
-
-@router.post(
-    "",
-    status_code=201,
-    response_model=ConnectionOut,
-    responses={**CONFLICT},
-    summary="Connect a CleverTap project (checked with CleverTap first; saved only if every check passes)",
-)
-async def create_connection(
-    data: ConnectionCreate = Body(openapi_examples={"clevertap": {"value": CONNECTION_EXAMPLE}}),
-    session: AsyncSession = SessionDep,
-    rt: Runtime = RuntimeDep,
-    principal: Principal = PrincipalDep,
-) -> ConnectionOut:
-    def new_connection(sync: Session) -> str:
-        ids = [o.id for o in sync.identity_map.values() if isinstance(o, Connection) and o.name == data.name]
-        return f"connection:{ids[0] if ids else data.name}"
-
-    conn, _ = await audited(
-        session,
-        rt,
-        principal,
-        "connection.create",
-        f"connection:{data.name}",
-        lambda: svc.connect(session, rt, data),
-        find_target=new_connection,
-        detail={"name": data.name, "project_id": data.project_id, "region": data.region},
+    @api.post(
+        "",
+        status_code=201,
+        response_model=Out,
+        responses={**CONFLICT},
+        summary=f"Connect {labels} (checked with the vendor first; saved only if every check passes)",
     )
-    return _out(conn)
+    async def create_connection(
+        data: Create = Body(openapi_examples=examples),
+        session: AsyncSession = SessionDep,
+        rt: Runtime = RuntimeDep,
+        principal: Principal = PrincipalDep,
+    ) -> Any:
+        body = svc.ConnectionInput.model_validate(data.model_dump(exclude_unset=True))
+        conn, _ = await svc.connect(session, rt, principal.actor, body)
+        return out(rt, conn)
 
+    @api.get("/{connection_id}", response_model=Out, responses={**NOT_FOUND}, summary="Show a connection")
+    async def get_connection(
+        connection_id: str, session: AsyncSession = SessionDep, rt: Runtime = RuntimeDep
+    ) -> Any:
+        return out(rt, await svc.get_connection(session, connection_id))
 
-@router.get(
-    "/{connection_id}", response_model=ConnectionOut, responses={**NOT_FOUND}, summary="Show a connection"
-)
-async def get_connection(connection_id: str, session: AsyncSession = SessionDep) -> ConnectionOut:
-    return _out(await svc.get_connection(session, connection_id))
-
-
-@router.patch(
-    "/{connection_id}",
-    response_model=ConnectionOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Change a connection (a new project, region, passcode or URL is checked with CleverTap first)",
-)
-async def update_connection(
-    connection_id: str,
-    patch: ConnectionUpdate,
-    session: AsyncSession = SessionDep,
-    rt: Runtime = RuntimeDep,
-    principal: Principal = PrincipalDep,
-) -> ConnectionOut:
-    conn = await svc.get_connection(session, connection_id)
-    conn, _ = await audited(
-        session,
-        rt,
-        principal,
-        "connection.update",
-        f"connection:{conn.id}",
-        lambda: svc.update_connection(session, rt, conn.id, patch),
-        detail={"fields": sorted(patch.model_fields_set)},  # names only: never a passcode
+    @api.patch(
+        "/{connection_id}",
+        response_model=Out,
+        responses={**NOT_FOUND, **CONFLICT},
+        summary="Change a connection (a new secret is checked with the vendor first; changing where calls "
+        "go needs the secret again)",
     )
-    return _out(conn)
+    async def update_connection(
+        connection_id: str,
+        patch: Update,
+        session: AsyncSession = SessionDep,
+        rt: Runtime = RuntimeDep,
+        principal: Principal = PrincipalDep,
+    ) -> Any:
+        body = svc.ConnectionPatch.model_validate(patch.model_dump(exclude_unset=True))
+        conn, _ = await svc.update_connection(session, rt, principal.actor, connection_id, body)
+        return out(rt, conn)
 
-
-@router.post(
-    "/{connection_id}/test",
-    response_model=ConnectionTested,
-    responses={**NOT_FOUND},
-    summary="Check a connection's credentials and delete permission with CleverTap now",
-)
-async def test_connection(
-    connection_id: str,
-    session: AsyncSession = SessionDep,
-    rt: Runtime = RuntimeDep,
-    principal: Principal = PrincipalDep,
-) -> ConnectionTested:
-    conn, validation = await svc.test_connection(session, rt, connection_id)
-    audit.record(
-        session,
-        principal.actor,
-        "connection.test",
-        f"connection:{conn.id}",
-        rt.clock.now(),
-        "ok" if validation.ok else "failed",
-        message=validation.problem,
+    @api.post(
+        "/{connection_id}/test",
+        response_model=Tested,
+        responses={**NOT_FOUND},
+        summary="Check a connection's credentials and permissions with the vendor now",
     )
-    await session.commit()
-    return ConnectionTested(
-        connection=_out(conn), ok=validation.ok, checks=[Check(**asdict(c)) for c in validation.checks]
-    )
+    async def test_connection(
+        connection_id: str,
+        session: AsyncSession = SessionDep,
+        rt: Runtime = RuntimeDep,
+        principal: Principal = PrincipalDep,
+    ) -> Any:
+        conn, validation = await svc.test_connection(session, rt, principal.actor, connection_id)
+        checks = [Check(name=c.name, ok=c.ok, detail=c.detail) for c in validation.checks]
+        return Tested(connection=out(rt, conn), ok=validation.ok, checks=checks)
 
-
-@router.delete(
-    "/{connection_id}",
-    response_model=ConnectionRemoved,
-    responses={**NOT_FOUND},
-    summary="Remove a connection; its unfinished tasks are canceled, its evidence is kept",
-)
-async def remove_connection(
-    connection_id: str,
-    session: AsyncSession = SessionDep,
-    rt: Runtime = RuntimeDep,
-    principal: Principal = PrincipalDep,
-) -> ConnectionRemoved:
-    conn = await svc.get_connection(session, connection_id)
-    conn, canceled = await audited(
-        session,
-        rt,
-        principal,
-        "connection.remove",
-        f"connection:{conn.id}",
-        lambda: svc.remove_connection(session, rt, conn.id),
+    @api.delete(
+        "/{connection_id}",
+        response_model=Removed,
+        responses={**NOT_FOUND},
+        summary="Remove a connection; its unfinished tasks are canceled, its evidence is kept",
     )
-    return ConnectionRemoved(connection=_out(conn), canceled_tasks=canceled)
+    async def remove_connection(
+        connection_id: str,
+        session: AsyncSession = SessionDep,
+        rt: Runtime = RuntimeDep,
+        principal: Principal = PrincipalDep,
+    ) -> Any:
+        conn, canceled = await svc.remove_connection(session, rt, principal.actor, connection_id)
+        return Removed(connection=out(rt, conn), canceled_tasks=canceled)
+
+    return api

@@ -9,14 +9,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from rightly.api.auth import Principal
-from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep, audited
+from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from rightly.api.errors import CONFLICT, NOT_FOUND
 from rightly.api.schemas import Page, RequestCreate, RequestOut, ResultRecord, Results
 from rightly.domain.enums import RequestStatus, RequestType
-from rightly.services import audit
+from rightly.faces.auth import Principal
 from rightly.services import requests as svc
 from rightly.services.errors import Conflict
 from rightly.services.runtime import Runtime
@@ -53,39 +51,16 @@ async def submit_request(
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
 ) -> RequestOut:
-    def new_request(sync: Session) -> str:
-        ids = [o.id for o in sync.identity_map.values() if isinstance(o, Request)]
-        return f"request:{ids[0] if ids else '?'}"
-
-    req, created = await audited(
+    req, created = await svc.submit(
         session,
         rt,
-        principal,
-        "request.submit",
-        "request:?",
-        lambda: svc.submit(
-            session,
-            rt,
-            data.type,
-            data.subject.email,
-            data.subject.user_id,
-            idempotency_key=idempotency_key,
-            submitted_by=principal.email,
-        ),
-        find_target=new_request,
-        detail={"type": data.type.value},
+        principal.actor,
+        data.type,
+        data.subject.email,
+        data.subject.user_id,
+        idempotency_key=idempotency_key,
     )
     if not created:
-        audit.record(
-            session,
-            principal.actor,
-            "request.submit",
-            f"request:{req.id}",
-            rt.clock.now(),
-            "replayed",
-            message="Idempotency-Key seen before: the earlier request was returned",
-        )
-        await session.commit()
         response.status_code = 200
     return _out(req)
 
@@ -127,15 +102,7 @@ async def cancel_request(
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
 ) -> RequestOut:
-    req = await audited(
-        session,
-        rt,
-        principal,
-        "request.cancel",
-        f"request:{request_id}",
-        lambda: svc.cancel(session, rt, request_id),
-    )
-    return _out(req)
+    return _out(await svc.cancel(session, rt, principal.actor, request_id))
 
 
 @router.post(
@@ -150,15 +117,7 @@ async def retry_request(
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
 ) -> RequestOut:
-    req = await audited(
-        session,
-        rt,
-        principal,
-        "request.retry",
-        f"request:{request_id}",
-        lambda: svc.retry(session, rt, request_id),
-    )
-    return _out(req)
+    return _out(await svc.retry(session, rt, principal.actor, request_id))
 
 
 @router.get(

@@ -7,11 +7,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rightly.api.auth import SESSION_COOKIE, Principal, runtime_of, set_session_cookie
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from rightly.api.errors import problem
 from rightly.api.schemas import Health, Login, Me
 from rightly.domain.roles import Permission
+from rightly.faces.auth import SESSION_COOKIE, Principal, runtime_of, set_session_cookie
 from rightly.services import tokens, users
 from rightly.services.runtime import Runtime
 
@@ -66,7 +66,7 @@ async def healthz() -> Health:
     response_model=Health,
     responses={503: {"model": Health, "description": "Database unreachable or migrations not current"}},
     tags=["health"],
-    summary="Readiness: the database answers and its migrations are current",
+    summary="Readiness: the database answers, its migrations are current and the in-process worker runs",
 )
 async def readyz(request: Request) -> Response:
     rt = runtime_of(request)
@@ -84,4 +84,15 @@ async def readyz(request: Request) -> Response:
             Health(status="unavailable", detail="database migrations are not current").model_dump(),
             status_code=503,
         )
-    return JSONResponse(Health(status="ok").model_dump())
+    supervisor = getattr(request.app.state, "supervisor", None)
+    if supervisor is None:
+        return JSONResponse(Health(status="ok").model_dump())
+    worker = supervisor.view()
+    if not supervisor.healthy:
+        detail = (
+            "the in-process worker is not running" if not worker["running"] else "its rounds keep failing"
+        )
+        return JSONResponse(
+            Health(status="unavailable", detail=detail, worker=worker).model_dump(), status_code=503
+        )
+    return JSONResponse(Health(status="ok", worker=worker).model_dump())

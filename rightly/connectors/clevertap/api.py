@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rightly.domain.regions import region as region_named
+from rightly.connectors.clevertap.regions import region as region_named
 from rightly.http.vendor import VendorRequest
 
 LookupBy = Literal["email", "identity", "objectId"]

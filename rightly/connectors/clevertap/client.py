@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from urllib.parse import urlsplit
 
+from rightly.connectors.base import ConnectionConfig, StepContext
 from rightly.connectors.clevertap.api import Account
 from rightly.connectors.clevertap.errors import Action, Call, Verdict, classify_exception, classify_response
+from rightly.connectors.clevertap.settings import CleverTapSettings
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Priority
 from rightly.http.budget import Budget, Limits
@@ -27,27 +29,13 @@ class CallRecord:
     """One vendor call, as evidence: never a header, so never the passcode."""
 
     call: Call
-    endpoint: str
+    endpoint: str  # path and query
+    host: str  # scheme://host[:port]
     method: str
     at: float
     status_code: int | None
     duration_ms: float
     verdict: Verdict
-
-
-class ProjectSettings(Protocol):
-    """What a client needs of a connection (a stored one, a form's input, a step's config)."""
-
-    @property
-    def project_id(self) -> str: ...
-    @property
-    def region(self) -> str: ...
-    @property
-    def api_base_url(self) -> str | None: ...
-    @property
-    def max_in_flight(self) -> int: ...
-    @property
-    def rate(self) -> float: ...
 
 
 class CleverTapClient:
@@ -71,20 +59,14 @@ class CleverTapClient:
         self.max_wait = max_wait
 
     @classmethod
-    def for_project(
-        cls,
-        http: VendorHTTP,
-        budget: Budget,
-        clock: Clock,
-        project: ProjectSettings,
-        passcode: str,
-        *,
-        timeout: float = 20.0,
-        max_wait: float = 5.0,
-    ) -> CleverTapClient:
-        account = Account(project.project_id, passcode, project.region, project.api_base_url)
-        limits = Limits(max_in_flight=project.max_in_flight, rate=project.rate)
-        return cls(http, budget, clock, account, limits, timeout=timeout, max_wait=max_wait)
+    def for_connection(cls, ctx: StepContext, conn: ConnectionConfig) -> CleverTapClient:
+        """The client for a connection, on the context's HTTP client, budget and clock."""
+        settings: CleverTapSettings = conn.settings
+        account = Account(settings.project_id, conn.secret, settings.region, settings.base_url)
+        limits = Limits(max_in_flight=conn.max_in_flight, rate=conn.rate)
+        return cls(
+            ctx.http, ctx.budget, ctx.clock, account, limits, timeout=ctx.timeout, max_wait=ctx.budget_wait
+        )
 
     async def send(self, request: VendorRequest, call: Call, priority: Priority) -> CallRecord:
         key = self.account.budget_key
@@ -107,10 +89,21 @@ class CleverTapClient:
             await self.budget.slow_down(key)
         return CallRecord(
             call=call,
-            endpoint=request.endpoint,
+            endpoint=_path_and_query(request.url),
+            host=_origin(request.url),
             method=request.method,
             at=at,
             status_code=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             verdict=verdict,
         )
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

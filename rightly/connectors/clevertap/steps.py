@@ -9,10 +9,10 @@ Each step makes its calls, reads them through the error table and returns TaskUp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rightly.connectors.base import ConnectionConfig, RecordIntent
 from rightly.connectors.clevertap.api import (
     MAX_DELETE_VALUES,
     DeleteBy,
@@ -25,10 +25,20 @@ from rightly.connectors.clevertap.client import BudgetBusy, CallRecord, CleverTa
 from rightly.connectors.clevertap.errors import RETRYABLE, Action
 from rightly.connectors.clevertap.records import merge_records
 from rightly.connectors.clevertap.schedule import VerifySchedule
-from rightly.domain.enums import DeletionBehavior, Phase, Priority, TaskStatus
-from rightly.domain.work import ConnectionConfig, EvidenceEntry, TaskSnapshot, TaskUpdate
+from rightly.connectors.clevertap.settings import CleverTapSettings, DeletionBehavior
+from rightly.domain.enums import Priority, TaskStatus
+from rightly.domain.work import EvidenceEntry, TaskSnapshot, TaskUpdate
 
-RecordIntent = Callable[[list[str]], Awaitable[None]]
+
+class Phase:
+    """CleverTap's phases (stored as the task's phase; the engine schedules by them)."""
+
+    LOOKUP = "lookup"  # access: look the subject up
+    RESOLVE = "resolve"  # deletion by email when email is not the identity: find objectIds
+    SUBMIT = "submit"  # deletion: send delete/profiles.json
+    VERIFY = "verify"  # deletion: look up again until nothing is found
+
+
 # A resolved deletion waits this long for others to share its deletion call (at most about a second).
 SUBMIT_HOLD = 0.5
 # Lookups in flight, shared by every step of one engine: (budget key, by, value) -> (priority, call).
@@ -43,17 +53,24 @@ class StepContext:
     record_intent: RecordIntent
     inflight: InFlight | None = None
 
+    @property
+    def settings(self) -> CleverTapSettings:
+        settings: CleverTapSettings = self.conn.settings
+        return settings
+
     def now(self) -> float:
         return self.client.clock.now()
 
 
-def lookup_keys(conn: ConnectionConfig, email: str | None, user_id: str | None) -> list[tuple[LookupBy, str]]:
+def lookup_keys(
+    settings: CleverTapSettings, email: str | None, user_id: str | None
+) -> list[tuple[LookupBy, str]]:
     """One lookup per identifier: the email by ``email=`` (or ``identity=`` when the project uses the
     email as its CleverTap identity, so the check matches what deletion used), the user ID by
     ``identity=``."""
     keys: list[tuple[LookupBy, str]] = []
     if email:
-        keys.append(("identity" if conn.email_is_identity else "email", email))
+        keys.append(("identity" if settings.email_is_identity else "email", email))
     if user_id and ("identity", user_id) not in keys:
         keys.append(("identity", user_id))
     return keys
@@ -67,8 +84,8 @@ async def run_access(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
     records = merge_records([c.verdict.record for c in calls if c.verdict.record is not None])
     n = len(records)
     detail = f"{n} record{'s' if n != 1 else ''} found" if n else "no records found"
-    update.changes = _finished(ctx, TaskStatus.COMPLETE, detail) | {"records": records}
-    return update
+    update.records = records
+    return update.finish(TaskStatus.COMPLETE, detail)
 
 
 async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
@@ -81,7 +98,7 @@ async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
     update = TaskUpdate(snap.id, evidence=[_evidence(call)])
     if call.verdict.action not in (Action.OK, Action.NOT_FOUND):
         return _failure(ctx, update, call)
-    targets: dict[str, Any] = dict(snap.targets or {})
+    targets: dict[str, Any] = dict(snap.state or {})
     record = call.verdict.record
     if record is not None:
         guids = object_ids(record)
@@ -90,14 +107,11 @@ async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
         elif isinstance(record.get("identity"), str) and record["identity"]:
             targets["identity"] = sorted({*targets.get("identity", []), record["identity"]})
     if not targets.get("guid") and not targets.get("identity"):
-        update.changes = _finished(ctx, TaskStatus.COMPLETE, "no records found")
-        return update
-    update.changes = {
-        "targets": targets,
-        "phase": Phase.SUBMIT,
-        "status": TaskStatus.PENDING,
-        "next_run_at": ctx.now() + SUBMIT_HOLD,
-    }
+        return update.finish(TaskStatus.COMPLETE, "no records found")
+    update.state = targets
+    update.phase = Phase.SUBMIT
+    update.status = TaskStatus.PENDING
+    update.next_run_at = ctx.now() + SUBMIT_HOLD
     return update
 
 
@@ -108,7 +122,7 @@ async def run_submit(ctx: StepContext, snaps: list[TaskSnapshot]) -> list[TaskUp
     owners: dict[tuple[str, str], list[str]] = {}
     for snap in snaps:
         for field in ("identity", "guid"):
-            for value in (snap.targets or {}).get(field, []):
+            for value in (snap.state or {}).get(field, []):
                 owners.setdefault((field, value), []).append(snap.id)
     batches: list[tuple[DeleteBy, list[str]]] = []
     fields: tuple[DeleteBy, DeleteBy] = ("identity", "guid")
@@ -138,39 +152,34 @@ async def run_verify(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
     age = now - (snap.first_submitted_at or snap.submitted_at or snap.created_at)
     still = [c for c in calls if c.verdict.action is Action.OK]
     checks = snap.checks + 1
-    base = {"checks": checks, "last_checked_at": now}
+    update.checked = True
     if not still:
-        how = " and ".join(f"{by}=" for by, _ in lookup_keys(ctx.conn, snap.email, snap.user_id))
+        how = " and ".join(f"{by}=" for by, _ in lookup_keys(ctx.settings, snap.email, snap.user_id))
         update.evidence.append(
             EvidenceEntry(
                 "note", f"deletion verified: lookups by {how} found nothing", now, data={"checks": checks}
             )
         )
-        update.changes = base | _finished(ctx, TaskStatus.COMPLETE, "deletion verified")
-        return update
+        return update.finish(TaskStatus.COMPLETE, "deletion verified")
     hours = age / 3600
     if ctx.schedule.gave_up(age):
         reason = (
             f"CleverTap still returns the profile {hours:.0f} h after the deletion was submitted "
             f"({snap.submit_count} submissions, {checks} checks); contact CleverTap support"
         )
-        update.changes = base | _finished(ctx, TaskStatus.ERROR, "deletion not confirmed") | {"error": reason}
-        return update
+        return update.finish(TaskStatus.ERROR, "deletion not confirmed", reason)
     if ctx.schedule.should_resubmit(age, snap.submit_count):
         update.evidence.append(EvidenceEntry("note", f"still present after {hours:.0f} h: resubmitting", now))
-        update.changes = base | {"phase": Phase.SUBMIT, "next_run_at": now, "detail": "resubmitting deletion"}
+        update.phase, update.next_run_at, update.detail = Phase.SUBMIT, now, "resubmitting deletion"
         return update
     overdue = ctx.schedule.is_overdue(age)
-    detail = (
+    update.overdue = overdue
+    update.detail = (
         f"overdue: still present after {hours:.0f} h"
         if overdue
         else f"awaiting CleverTap's deletion (check {checks})"
     )
-    update.changes = base | {
-        "overdue": overdue,
-        "detail": detail,
-        "next_run_at": ctx.schedule.next_check(now, checks, snap.first_submitted_at or now),
-    }
+    update.next_run_at = ctx.schedule.next_check(now, checks, snap.first_submitted_at or now)
     return update
 
 
@@ -182,7 +191,7 @@ async def _lookups(
 ) -> tuple[list[CallRecord], TaskUpdate] | TaskUpdate:
     """One lookup per identifier, and the update holding their evidence; or, when no budget could
     be had or a call failed, the update that ends the step there."""
-    keys = lookup_keys(ctx.conn, snap.email, snap.user_id)
+    keys = lookup_keys(ctx.settings, snap.email, snap.user_id)
     try:
         pending = [_lookup_call(ctx, by, v, priority) for by, v in keys]
         # Shielded: a step cancelled mid-way must not cancel a call other steps share.
@@ -247,25 +256,18 @@ def _submitted(
     if (failed := _worst(calls)) is not None:
         return _failure(ctx, update, failed)
     now = ctx.now()
-    submitted = {
-        "submitted_at": now,
-        "first_submitted_at": snap.first_submitted_at or now,
-        "submit_count": snap.submit_count + 1,
-    }
-    if ctx.conn.deletion_behavior == DeletionBehavior.ON_SUBMIT:
-        update.changes = submitted | _finished(ctx, TaskStatus.COMPLETE, "deletion submitted")
-        return update
+    update.submitted = True
+    if ctx.settings.deletion_behavior == DeletionBehavior.ON_SUBMIT:
+        return update.finish(TaskStatus.COMPLETE, "deletion submitted")
     again = snap.submit_count > 0
-    update.changes = submitted | {
-        "status": TaskStatus.PROCESSING,
-        "phase": Phase.VERIFY,
-        "detail": "deletion resubmitted"
-        if again
-        else "deletion submitted; awaiting CleverTap's nightly batch",
-        "next_run_at": ctx.schedule.next_check(
-            now, snap.checks if again else 0, snap.first_submitted_at or now
-        ),
-    }
+    update.status = TaskStatus.PROCESSING
+    update.phase = Phase.VERIFY
+    update.detail = (
+        "deletion resubmitted" if again else "deletion submitted; awaiting CleverTap's nightly batch"
+    )
+    update.next_run_at = ctx.schedule.next_check(
+        now, snap.checks if again else 0, snap.first_submitted_at or now
+    )
     return update
 
 
@@ -289,29 +291,23 @@ def _failure(ctx: StepContext, update: TaskUpdate, call: CallRecord) -> TaskUpda
         update.retry = verdict.reason
         update.slow_down = verdict.action is Action.SLOW_DOWN
         return update
-    conn = ctx.conn
+    settings = ctx.settings
     if verdict.action is Action.REJECT_CREDENTIALS:
         reason = (
-            f"CleverTap rejected the Project ID or Passcode for region {conn.region} (HTTP 401). Check both "
+            f"CleverTap rejected the Project ID or Passcode for region {settings.region} (HTTP 401). Check both "
             "under Settings > Project in CleverTap; a project that lives in another region gets this answer too."
         )
         update.connection_failing = reason
-        update.changes = _finished(ctx, TaskStatus.ERROR, "credentials rejected") | {"error": reason}
-    elif verdict.action is Action.FORBIDDEN:
+        return update.finish(TaskStatus.ERROR, "credentials rejected", reason)
+    if verdict.action is Action.FORBIDDEN:
         what = "delete profiles" if call.call == "delete" else "make this call"
         reason = (
             f"CleverTap refused the operation (HTTP 403): the passcode lacks permission to {what}. "
             "CleverTap requires an Admin's passcode for deletions."
         )
         update.connection_failing = reason
-        update.changes = _finished(ctx, TaskStatus.ERROR, "permission denied") | {"error": reason}
-    else:
-        update.changes = _finished(ctx, TaskStatus.ERROR, "request refused") | {"error": verdict.reason}
-    return update
-
-
-def _finished(ctx: StepContext, status: TaskStatus, detail: str) -> dict[str, Any]:
-    return {"status": status, "detail": detail, "phase": Phase.DONE, "done": True, "completed_at": ctx.now()}
+        return update.finish(TaskStatus.ERROR, "permission denied", reason)
+    return update.finish(TaskStatus.ERROR, "request refused", verdict.reason)
 
 
 def _evidence(call: CallRecord, sent: dict[str, Any] | None = None) -> EvidenceEntry:
@@ -327,6 +323,7 @@ def _evidence(call: CallRecord, sent: dict[str, Any] | None = None) -> EvidenceE
         outcome=outcome,
         at=call.at,
         method=call.method,
+        host=call.host,
         endpoint=call.endpoint,
         status_code=call.status_code,
         duration_ms=call.duration_ms,

@@ -5,33 +5,13 @@ endpoint, so probing is the only way to learn the permissions."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 
+from rightly.connectors.base import Check, Validation
 from rightly.connectors.clevertap.api import delete_request, lookup_request
 from rightly.connectors.clevertap.client import BudgetBusy, CleverTapClient
 from rightly.connectors.clevertap.errors import Action
+from rightly.connectors.clevertap.regions import region as region_named
 from rightly.domain.enums import Priority
-from rightly.domain.regions import region as region_named
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class Validation:
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
-
-    @property
-    def problem(self) -> str | None:
-        return next((c.detail for c in self.checks if not c.ok), None)
 
 
 async def validate(client: CleverTapClient) -> Validation:

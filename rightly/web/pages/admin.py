@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from rightly.api.auth import Principal, runtime_of
 from rightly.domain.roles import Role
+from rightly.faces.auth import Principal, runtime_of
 from rightly.services import audit, users
 from rightly.services.errors import ServiceError
 from rightly.web.render import render

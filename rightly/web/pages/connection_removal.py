@@ -7,8 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from rightly.api.auth import Principal, runtime_of
-from rightly.api.deps import audited
+from rightly.faces.auth import Principal, runtime_of
 from rightly.services import connections as svc
 from rightly.services.errors import NotFound, ServiceError
 from rightly.web.render import not_found, render
@@ -25,7 +24,9 @@ async def remove_connection_page(connection_id: str, request: Request) -> Respon
         except NotFound as exc:
             return not_found(request, "connection", exc)
         unfinished = await svc.count_open_tasks(s, conn.id)
-    return render(request, "connection_remove.html", conn=svc.connection_view(conn), unfinished=unfinished)
+    return render(
+        request, "connection_remove.html", conn=svc.connection_view(rt, conn), unfinished=unfinished
+    )
 
 
 @router.post("/connections/{connection_id}/remove")
@@ -34,16 +35,7 @@ async def remove_connection_submit(connection_id: str, request: Request) -> Resp
     principal: Principal = request.state.principal
     async with rt.db.session() as s:
         try:
-            conn = await svc.get_connection(s, connection_id)
-            _, canceled = await audited(
-                s,
-                rt,
-                principal,
-                "connection.remove",
-                f"connection:{conn.id}",
-                lambda: svc.remove_connection(s, rt, conn.id),
-                detail={"name": conn.name},
-            )
+            _, canceled = await svc.remove_connection(s, rt, principal.actor, connection_id)
         except NotFound as exc:
             return not_found(request, "connection", exc)
         except ServiceError as exc:

@@ -1,70 +1,25 @@
-"""Connections: the list with health, Add CleverTap (validated before it is saved), a connection's
-page with Test and an edit form. No page ever holds a passcode: the field is write-only."""
+"""Connections: the list with health, Add <vendor> (validated before it is saved), a connection's
+page with Test and an edit form. The form is drawn from the connector's field specs, so a second
+vendor needs no page of its own. No page ever holds a secret: the field is write-only."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
-from rightly.api.auth import Principal, runtime_of
-from rightly.api.deps import audited
-from rightly.domain.enums import DeletionBehavior
-from rightly.domain.regions import REGIONS
-from rightly.domain.work import SETTINGS
-from rightly.services import audit
+from rightly.connectors.base import Connector, FieldSpec, UnknownVendor
+from rightly.faces.auth import Principal, runtime_of
 from rightly.services import connections as svc
-from rightly.services.errors import NotFound, ServiceError, ValidationFailed
-from rightly.store.models import Connection
+from rightly.services.errors import InvalidInput, NotFound, ServiceError, ValidationFailed
+from rightly.services.runtime import Runtime
 from rightly.store.secrets import SecretError
 from rightly.web.render import not_found, render
 
 router = APIRouter()
-
-REGION_CHOICES = sorted(((r.code, r.label) for r in REGIONS.values()), key=lambda c: c[1])
-BEHAVIORS = [
-    (
-        DeletionBehavior.ON_SUBMIT.value,
-        "Mark integration as complete when a deletion request is successfully submitted",
-        "Faster: the task is complete as soon as CleverTap accepts the deletion; nobody checks it "
-        "really happened.",
-    ),
-    (
-        DeletionBehavior.UNTIL_COMPLETE.value,
-        "Continue processing until the deletion request is completed",
-        "Proven: Rightly keeps looking the subject up until CleverTap's nightly batch has removed "
-        "them (usually within 48 hours).",
-    ),
-]
-TROUBLESHOOTING = [
-    (
-        "Credentials",
-        "Copy the Project ID and a Passcode again from Settings > Project in CleverTap; a passcode "
-        "that expired or was deleted is refused.",
-    ),
-    (
-        "Region",
-        "Pick the region your dashboard URL starts with (us1.dashboard.clevertap.com is us1). A project "
-        "in another region answers exactly like a wrong passcode.",
-    ),
-    (
-        "Delete permission",
-        "Deletions need an Admin: use the account passcode, or the passcode of a user with CleverTap's "
-        "Admin role.",
-    ),
-    (
-        "Network",
-        "Rightly must reach https://<region>.api.clevertap.com over HTTPS: check firewalls and proxies, "
-        "or set the API base URL under Advanced settings.",
-    ),
-]
-# Every setting but the verification interval, which the CLI and the API offer (for tests and demos).
-FIELDS = tuple(key for key in SETTINGS if key != "verify_interval")
-CHECKBOXES = frozenset({"email_is_identity"})
+GENERIC = ("name", "max_in_flight", "rate")
 
 
 def _principal(request: Request) -> Principal:
@@ -72,12 +27,37 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-def _form_values(form: Any) -> dict[str, str]:
-    values = {k: str(form.get(k) or "").strip() for k in FIELDS}
-    for k in CHECKBOXES:  # an unticked box sends nothing
-        values[k] = "true" if values[k] in ("on", "true") else "false"
-    values["timezone"] = values["timezone"] or "UTC"
+def _specs(connector: Connector) -> list[FieldSpec]:
+    """The fields the web form shows, in order (those the CLI alone offers aside)."""
+    return [f for f in connector.fields if not f.cli_only]
+
+
+def _settings_specs(connector: Connector) -> list[FieldSpec]:
+    return [f for f in _specs(connector) if f.name != connector.secret_field]
+
+
+def _form_values(form: Any, connector: Connector) -> dict[str, str]:
+    """What the form sent, the secret aside (it is never echoed back into a page). A field the
+    form did not send at all is left out (unchanged), except a checkbox: unticked sends nothing."""
+    values = {k: str(form.get(k) or "").strip() for k in GENERIC if k in form}
+    for spec in _settings_specs(connector):
+        raw = str(form.get(spec.name) or "").strip()
+        if spec.kind == "checkbox":
+            values[spec.name] = "true" if raw in ("on", "true") else "false"
+        elif spec.name in form:
+            values[spec.name] = raw
     return values
+
+
+def _given(values: dict[str, str], connector: Connector) -> dict[str, Any]:
+    """The values to submit: an empty field means "none" where the setting may be empty, and
+    "the default" (or, editing, "unchanged") where it has one."""
+    model = connector.settings_model.model_fields
+    return {
+        k: (v or None)
+        for k, v in values.items()
+        if v != "" or (k in model and model[k].default is None and not model[k].is_required())
+    }
 
 
 def _text(value: Any) -> str:
@@ -89,30 +69,47 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _input(values: dict[str, str], passcode: str) -> dict[str, Any]:
-    data: dict[str, Any] = {k: v for k, v in values.items() if v != ""}
-    data["passcode"] = passcode
-    return data
-
-
-def _field_errors(exc: ValidationError) -> dict[str, str]:
+def _errors(exc: ValidationError | InvalidInput) -> dict[str, str]:
+    if isinstance(exc, InvalidInput):
+        pairs = [(e["field"].split(".")[0], e["message"]) for e in exc.errors] or [("form", str(exc))]
+    else:
+        pairs = [
+            (str(e["loc"][0]) if e["loc"] else "form", str(e["msg"]).removeprefix("Value error, "))
+            for e in exc.errors()
+        ]
     out: dict[str, str] = {}
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "form"
-        out.setdefault(field, err["msg"].removeprefix("Value error, "))
+    for field, message in pairs:
+        out.setdefault(field, message)
     return out
 
 
-def _form(request: Request, status: int = 200, **context: Any) -> Response:
-    context.setdefault("values", {"region": "us1", "deletion_behavior": "until-complete"})
+def _connector(rt: Runtime, vendor: str | None) -> Connector:
+    try:
+        return rt.registry.get(vendor) if vendor else rt.registry.default
+    except UnknownVendor:
+        return rt.registry.default
+
+
+def _defaults(connector: Connector) -> dict[str, str]:
+    values = {"name": connector.vendor, "max_in_flight": str(connector.default_max_in_flight)}
+    values["rate"] = str(connector.default_rate)
+    for name, info in connector.settings_model.model_fields.items():
+        if info.default is not None and not callable(info.default):
+            values[name] = _text(getattr(info.default, "value", info.default))
+    return values
+
+
+def _form(request: Request, connector: Connector, status: int = 200, **context: Any) -> Response:
+    rt = runtime_of(request)
+    context.setdefault("values", _defaults(connector))
     context.setdefault("errors", {})
     return render(
         request,
         "connection_new.html",
         status,
-        regions=REGION_CHOICES,
-        behaviors=BEHAVIORS,
-        troubleshooting=TROUBLESHOOTING,
+        connector=connector,
+        specs=_specs(connector),
+        vendors=[(c.vendor, c.label) for c in rt.registry],
         **context,
     )
 
@@ -122,44 +119,38 @@ async def connections_page(request: Request) -> Response:
     rt = runtime_of(request)
     async with rt.db.session() as s:
         conns = await svc.list_connections(s)
-    return render(request, "connections.html", connections=[svc.connection_view(c) for c in conns])
+    vendors = list(rt.registry)
+    add_label = vendors[0].label if len(vendors) == 1 else "an integration"
+    views = [svc.connection_view(rt, c) for c in conns]
+    return render(request, "connections.html", connections=views, add_label=add_label)
 
 
 @router.get("/connections/new")
 async def new_connection_page(request: Request) -> Response:
-    return _form(request)
+    return _form(request, _connector(runtime_of(request), request.query_params.get("vendor")))
 
 
 @router.post("/connections/new")
 async def new_connection_submit(request: Request) -> Response:
     form = await request.form()
-    values = _form_values(form)
-    try:
-        data = svc.ConnectionInput(**_input(values, str(form.get("passcode") or "")))
-    except ValidationError as exc:
-        return _form(request, 422, values=values, errors=_field_errors(exc))
     rt = runtime_of(request)
-
-    def new_connection(sync: Session) -> str:
-        ids = [o.id for o in sync.identity_map.values() if isinstance(o, Connection) and o.name == data.name]
-        return f"connection:{ids[0] if ids else data.name}"
-
+    connector = _connector(rt, str(form.get("vendor") or "") or None)
+    values = _form_values(form, connector)
+    fields = _given(values, connector)
+    fields[connector.secret_field] = str(form.get(connector.secret_field) or "")
+    try:
+        data = svc.ConnectionInput.model_validate({"vendor": connector.vendor, **fields})
+    except ValidationError as exc:
+        return _form(request, connector, 422, values=values, errors=_errors(exc))
     async with rt.db.session() as s:
         try:
-            conn, _ = await audited(
-                s,
-                rt,
-                _principal(request),
-                "connection.create",
-                f"connection:{data.name}",
-                lambda: svc.connect(s, rt, data),
-                find_target=new_connection,
-                detail={"name": data.name, "project_id": data.project_id, "region": data.region},
-            )
+            conn, _ = await svc.connect(s, rt, _principal(request).actor, data)
         except ValidationFailed as exc:
-            return _form(request, 422, values=values, failed=str(exc), checks=exc.checks)
+            return _form(request, connector, 422, values=values, failed=str(exc), checks=exc.checks)
+        except InvalidInput as exc:
+            return _form(request, connector, 422, values=values, errors=_errors(exc))
         except (ServiceError, SecretError) as exc:
-            return _form(request, 422, values=values, failed=str(exc), checks=[])
+            return _form(request, connector, 422, values=values, failed=str(exc), checks=[])
     return RedirectResponse(f"/connections/{conn.id}?notice=connected", status_code=303)
 
 
@@ -170,18 +161,15 @@ async def _show(request: Request, connection_id: str, status: int = 200, **conte
             conn = await svc.get_connection(s, connection_id)
         except NotFound as exc:
             return not_found(request, "connection", exc)
-    view = svc.connection_view(conn)
-    context.setdefault("values", {k: _text(view[k]) for k in FIELDS})
+    view = svc.connection_view(rt, conn)
+    connector = rt.registry.get(conn.vendor)
+    names = (*GENERIC, *(f.name for f in _settings_specs(connector)))
+    context.setdefault("values", {k: _text(view.get(k)) for k in names})
     context.setdefault("errors", {})
+    if request.query_params.get("notice") == "connected":
+        context["notice"] = f"{connector.label} is connected: every check passed and the connection is saved."
     return render(
-        request,
-        "connection.html",
-        status,
-        conn=view,
-        regions=REGION_CHOICES,
-        behaviors=BEHAVIORS,
-        troubleshooting=TROUBLESHOOTING,
-        **context,
+        request, "connection.html", status, conn=view, connector=connector, specs=_specs(connector), **context
     )
 
 
@@ -195,63 +183,44 @@ async def test_connection_submit(connection_id: str, request: Request) -> Respon
     rt = runtime_of(request)
     async with rt.db.session() as s:
         try:
-            conn, validation = await svc.test_connection(s, rt, connection_id)
+            _, validation = await svc.test_connection(s, rt, _principal(request).actor, connection_id)
+        except NotFound as exc:
+            return not_found(request, "connection", exc)
         except (ServiceError, SecretError) as exc:
-            return render(request, "error.html", 404, title="Could not test", detail=str(exc))
-        audit.record(
-            s,
-            _principal(request).actor,
-            "connection.test",
-            f"connection:{conn.id}",
-            rt.clock.now(),
-            "ok" if validation.ok else "failed",
-            message=validation.problem,
-        )
-        await s.commit()
-    return await _show(
-        request,
-        connection_id,
-        tested=True,
-        test_ok=validation.ok,
-        checks=[asdict(c) for c in validation.checks],
-    )
+            return render(request, "error.html", 409, title="Could not test", detail=str(exc))
+    checks = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in validation.checks]
+    return await _show(request, connection_id, tested=True, test_ok=validation.ok, checks=checks)
 
 
 @router.post("/connections/{connection_id}/edit")
 async def edit_connection_submit(connection_id: str, request: Request) -> Response:
     form = await request.form()
-    values = _form_values(form)
-    passcode = str(form.get("passcode") or "")
     rt = runtime_of(request)
     async with rt.db.session() as s:
         try:
             conn = await svc.get_connection(s, connection_id)
         except NotFound as exc:
             return not_found(request, "connection", exc)
-        current = svc.connection_view(conn)
-        changed: dict[str, Any] = {}
-        for key in FIELDS:
-            now_value = _text(current[key])
-            if values[key] != now_value:
-                changed[key] = values[key] or None
-        if passcode:  # empty keeps the stored passcode
-            changed["passcode"] = passcode
+        connector = rt.registry.get(conn.vendor)
+        values = _form_values(form, connector)
+        current = svc.connection_view(rt, conn)
+        given = _given(values, connector)
+        changed = {k: v for k, v in given.items() if _text(v) != _text(current.get(k))}
+        secret = str(form.get(connector.secret_field) or "")
+        if secret:  # empty keeps the stored secret
+            changed[connector.secret_field] = secret
         try:
-            patch = svc.ConnectionPatch(**changed)
+            patch = svc.ConnectionPatch.model_validate(changed)
         except ValidationError as exc:
-            return await _show(request, connection_id, 422, values=values, errors=_field_errors(exc))
+            return await _show(request, connection_id, 422, values=values, errors=_errors(exc))
         try:
-            await audited(
-                s,
-                rt,
-                _principal(request),
-                "connection.update",
-                f"connection:{conn.id}",
-                lambda: svc.update_connection(s, rt, conn.id, patch),
-                detail={"fields": sorted(patch.model_fields_set)},  # names only: never a passcode
-            )
+            await svc.update_connection(s, rt, _principal(request).actor, conn.id, patch)
         except ValidationFailed as exc:
             return await _show(request, connection_id, 422, values=values, failed=str(exc), checks=exc.checks)
+        except InvalidInput as exc:
+            return await _show(
+                request, connection_id, 422, values=values, errors=_errors(exc), failed=str(exc)
+            )
         except (ServiceError, SecretError) as exc:
             return await _show(request, connection_id, 422, values=values, failed=str(exc), checks=[])
     return RedirectResponse(f"/connections/{conn.id}?notice=saved", status_code=303)

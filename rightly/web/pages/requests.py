@@ -11,15 +11,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
-from rightly.api.auth import Principal, runtime_of
-from rightly.api.deps import audited
 from rightly.domain.enums import TERMINAL_REQUEST, RequestStatus, RequestType, TaskStatus
+from rightly.faces.auth import Principal, runtime_of
 from rightly.services import audit
 from rightly.services import requests as svc
 from rightly.services.errors import NotFound, ServiceError
-from rightly.store.models import Request as RequestRow
 from rightly.store.models import Task
 from rightly.web.render import not_found, render
 
@@ -89,28 +86,10 @@ async def new_request_submit(request: Request) -> Response:
     rt = runtime_of(request)
     principal = _principal(request)
 
-    def new_request(sync: Session) -> str:
-        ids = [o.id for o in sync.identity_map.values() if isinstance(o, RequestRow)]
-        return f"request:{ids[0] if ids else '?'}"
-
     async with rt.db.session() as s:
         try:
-            req, _ = await audited(
-                s,
-                rt,
-                principal,
-                "request.submit",
-                "request:?",
-                lambda: svc.submit(
-                    s,
-                    rt,
-                    data["type"],
-                    data["email"] or None,
-                    data["user_id"] or None,
-                    submitted_by=principal.email,
-                ),
-                find_target=new_request,
-                detail={"type": data["type"]},
+            req, _ = await svc.submit(
+                s, rt, principal.actor, data["type"], data["email"] or None, data["user_id"] or None
             )
         except ServiceError as exc:
             return render(request, "request_new.html", 422, form=data, error=str(exc))
@@ -130,6 +109,7 @@ async def _request_context(request: Request, request_id: str) -> dict[str, Any]:
     tasks: list[dict[str, Any]] = [
         {
             "task": t,
+            "label": rt.registry.get(t.connection.vendor).label,
             "view": svc.task_view(t),
             "calls": _vendor_calls(timeline, t),
             "records": [r for r in (t.records or []) if isinstance(r, dict)],
@@ -174,14 +154,7 @@ async def _act(request: Request, request_id: str, action: str) -> Response:
     call = svc.cancel if action == "cancel" else svc.retry
     async with rt.db.session() as s:
         try:
-            await audited(
-                s,
-                rt,
-                _principal(request),
-                f"request.{action}",
-                f"request:{request_id}",
-                lambda: call(s, rt, request_id),
-            )
+            await call(s, rt, _principal(request).actor, request_id)
         except ServiceError as exc:
             return render(
                 request, "error.html", exc.status_code, title=f"Could not {action}", detail=str(exc)

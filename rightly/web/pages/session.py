@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from rightly.api.auth import SESSION_COOKIE, runtime_of, set_session_cookie
 from rightly.domain.enums import ConnectionHealth, RequestStatus
+from rightly.faces.auth import SESSION_COOKIE, runtime_of, set_session_cookie
 from rightly.services import connections as conn_svc
 from rightly.services import requests as req_svc
 from rightly.services import tokens, users

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from rightly.api.auth import Principal, runtime_of
+from rightly.faces.auth import Principal, runtime_of
 from rightly.services import tokens, users
 from rightly.services.errors import ServiceError
 from rightly.web.render import render

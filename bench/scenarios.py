@@ -21,14 +21,16 @@ import httpx
 import psutil
 from sqlalchemy import func, select
 
-from rightly.bench.baseline import PASSCODE, Incumbent, percentile
-from rightly.bench.simclock import SimClock
+from bench.baseline import PASSCODE, Incumbent, percentile
+from bench.simclock import SimClock
+from rightly.app.runtime import open_runtime
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.engine.worker import WorkerOptions
 from rightly.http.budget import LocalBudget
 from rightly.services import requests as reqs
+from rightly.services.audit import Actor
 from rightly.services.connections import ConnectionInput, connect
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.models import Evidence, Request, Task
 
@@ -80,27 +82,29 @@ def account_counts(stats: dict[str, Any], pid: str) -> Counts:
 
 
 def settings_for(home: Path) -> Settings:
-    return Settings(home=home, secret_key="bench-key", deletion_batch_window=0.5)
+    return Settings(home=home, secret_key="bench-key", deletion_batch_window=0.5, allow_custom_base_urls=True)
 
 
 async def connect_bench(rt: Runtime, pid: str, base_url: str, limits: Limits) -> None:
-    data = ConnectionInput(
-        name="bench",
-        project_id=pid,
-        passcode=PASSCODE,  # type: ignore[arg-type]
-        region="us1",
-        api_base_url=f"{base_url}/us1",
-        max_in_flight=limits.max_in_flight,
-        rate=limits.rate,
+    data = ConnectionInput.model_validate(
+        {
+            "name": "bench",
+            "project_id": pid,
+            "passcode": PASSCODE,
+            "region": "us1",
+            "api_base_url": f"{base_url}/us1",
+            "max_in_flight": limits.max_in_flight,
+            "rate": limits.rate,
+        }
     )
     async with rt.db.session() as s:
-        await connect(s, rt, data)
+        await connect(s, rt, Actor("system", "bench"), data)
 
 
 async def enqueue(rt: Runtime, items: list[tuple[str, str | None, str | None]]) -> None:
     async with rt.db.session() as s:
         for kind, email, user_id in items:
-            await reqs.submit(s, rt, kind, email, user_id)
+            await reqs.submit(s, rt, Actor("system", "bench"), kind, email, user_id)
 
 
 async def open_count(rt: Runtime, phases: list[str] | None) -> int:

@@ -2,7 +2,7 @@
 one subject per call, throttled to 75% of the limit, 429s retried with exponential backoff, and a
 deletion proven by repeating the contact search every hour.
 
-Run over HTTP in its own process (``python -m rightly.bench.baseline``) so its CPU and memory stay
+Run over HTTP in its own process (``python -m bench.baseline``) so its CPU and memory stay
 out of Rightly's figures; scenario (c) runs it in-process on a ``SimClock``.
 """
 

@@ -20,9 +20,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.baseline import PASSCODE
+from bench.scenarios import Limits, run_http, run_sim, run_sim_baseline
 from rightly import loop
-from rightly.bench.baseline import PASSCODE
-from rightly.bench.scenarios import Limits, run_http, run_sim, run_sim_baseline
 
 CPU_RUNS = 3
 CPU_ACCOUNTS = tuple(f"{pid}-{i}" for pid in ("R-A", "R-A2", "R-B") for i in range(CPU_RUNS))
@@ -71,9 +71,9 @@ def emulator_server(limits: Limits, subjects: int) -> Iterator[str]:
 
 
 def memory_with_queue(n: int) -> dict[str, Any]:
-    """Peak RSS of a fresh process holding ``n`` queued requests (``python -m rightly.bench.memory``)."""
+    """Peak RSS of a fresh process holding ``n`` queued requests (``python -m bench.memory``)."""
     out = subprocess.run(
-        [sys.executable, "-m", "rightly.bench.memory", str(n)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bench.memory", str(n)], capture_output=True, text=True, check=True
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -90,7 +90,7 @@ def run_all(
             [
                 sys.executable,
                 "-m",
-                "rightly.bench.baseline",
+                "bench.baseline",
                 url,
                 str(limits.rate),
                 str(limits.max_in_flight),

@@ -1,4 +1,4 @@
-"""``python -m rightly.bench.memory N``: queue N deletion requests in SQLite, let a worker lease and
+"""``python -m bench.memory N``: queue N deletion requests in SQLite, let a worker lease and
 submit from that queue for a few seconds (against the in-process emulator), print peak RSS as JSON."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select
 
+from bench.baseline import PASSCODE
+from bench.scenarios import Limits, connect_bench, settings_for
 from rightly import loop
-from rightly.bench.baseline import PASSCODE
-from rightly.bench.scenarios import Limits, connect_bench, settings_for
-from rightly.domain.enums import Phase, Priority
+from rightly.app.runtime import open_runtime
+from rightly.connectors.clevertap.steps import Phase
+from rightly.domain.enums import Priority
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.engine.worker import WorkerOptions
-from rightly.services.runtime import open_runtime
 from rightly.store.models import Connection, Request, Task
 
 
@@ -65,7 +66,7 @@ async def main(n: int) -> dict[str, float]:
                                 "phase": Phase.SUBMIT,
                                 "priority": int(Priority.SUBMIT),
                                 "next_run_at": now,
-                                "targets": {"identity": [f"u{r}"]},
+                                "state": {"identity": [f"u{r}"]},
                                 "created_at": now,
                                 "updated_at": now,
                             }

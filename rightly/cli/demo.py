@@ -8,25 +8,28 @@ emulator's deletion batch is compressed to a few seconds so verification finishe
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from sqlalchemy import select
 
 from rightly import loop
+from rightly.cli.common import wiring
 from rightly.cli.render import records_table, request_table
 from rightly.domain.enums import TERMINAL_REQUEST
 from rightly.emulator import EmulatorState, create_emulator_app
 from rightly.services import connections as conns
 from rightly.services import requests as reqs
-from rightly.services.runtime import Runtime, open_runtime
+from rightly.services.audit import Actor
+from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.models import Evidence, Task
 
@@ -55,18 +58,30 @@ PROFILES = [
 
 
 def run_demo(console: Console | None = None) -> int:
+    """Run the demo in ``$RIGHTLY_HOME`` when it is set (``make demo`` sets it to ``.rightly-demo``;
+    a rerun reuses its connection), else in a temporary folder removed afterwards. Always the
+    embedded SQLite: the demo never writes into a configured PostgreSQL."""
     console = console or Console()
-    home = Path(tempfile.mkdtemp(prefix="rightly-demo-"))
-    return loop.run(_demo(console, Settings(home=home, deletion_batch_window=0.2)))
+    chosen = os.environ.get("RIGHTLY_HOME")
+    with contextlib.ExitStack() as stack:
+        home = (
+            Path(chosen)
+            if chosen
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rightly-demo-")))
+        )
+        settings = Settings(home=home, database_url=None, redis_url=None, deletion_batch_window=0.2)
+        return loop.run(_demo(console, settings, throwaway=not chosen))
 
 
-async def _demo(console: Console, settings: Settings) -> int:
+async def _demo(console: Console, settings: Settings, throwaway: bool) -> int:
     state = EmulatorState(seed=7)
     state.add_account(PROJECT, PASSCODE, REGION, deletion_delay=4.0)
     transport = httpx.ASGITransport(app=create_emulator_app(state))
-    async with httpx.AsyncClient(transport=transport) as http, open_runtime(settings, http=http) as rt:
+    opener = wiring().open_runtime
+    async with httpx.AsyncClient(transport=transport) as http, opener(settings, http=http) as rt:
         console.rule("[bold]Rightly demo[/bold] — embedded SQLite, built-in CleverTap emulator")
-        console.print(f"data in {settings.home} (a throwaway folder)")
+        where = "a temporary folder, removed afterwards" if throwaway else "RIGHTLY_HOME"
+        console.print(f"data in {settings.home} ({where})")
         seeded = await http.post(
             f"https://{REGION}.api.clevertap.com/1/upload",
             json={"d": PROFILES},
@@ -75,23 +90,28 @@ async def _demo(console: Console, settings: Settings) -> int:
         console.print(f"seeded the emulator through /1/upload: {seeded.json().get('processed')} records")
 
         console.rule("1. connect CleverTap (Project ID, Passcode, Region)")
+        actor = Actor.cli()
         async with rt.db.session() as s:
+            for old in await conns.list_connections(s):  # a rerun: connect afresh to this run's emulator
+                await conns.remove_connection(s, rt, actor, old.id)
             conn, validation = await conns.connect(
                 s,
                 rt,
-                conns.ConnectionInput(
-                    name="clevertap-demo",
-                    project_id=PROJECT,
-                    passcode=SecretStr(PASSCODE),
-                    region=REGION,
-                    verify_interval=1.0,
+                actor,
+                conns.ConnectionInput.model_validate(
+                    {
+                        "name": "clevertap-demo",
+                        "project_id": PROJECT,
+                        "passcode": PASSCODE,
+                        "region": REGION,
+                        "verify_interval": 1.0,
+                    }
                 ),
             )
         for check in validation.checks:
             console.print(f"[green]✓[/green] {check.name}: {check.detail}")
-        console.print(
-            f"deletion behaviour: {conn.deletion_behavior} (stays processing until lookups prove it gone)"
-        )
+        behavior = conn.settings["deletion_behavior"]
+        console.print(f"deletion behaviour: {behavior} (stays processing until lookups prove it gone)")
 
         worker = rt.worker()
         stop = asyncio.Event()
@@ -124,7 +144,7 @@ async def _follow(
     console: Console, rt: Runtime, kind: str, email: str, user_id: str | None
 ) -> dict[str, Any]:
     async with rt.db.session() as s:
-        req, _ = await reqs.submit(s, rt, kind, email, user_id, submitted_by="demo")
+        req, _ = await reqs.submit(s, rt, Actor.cli(), kind, email, user_id)
     started = time.monotonic()
     with Live(console=console, refresh_per_second=8) as live:
         while True:
@@ -152,5 +172,6 @@ async def _evidence(console: Console, rt: Runtime, request_id: str) -> None:
         table.add_column(col)
     for ev in evidence:
         when = time.strftime("%H:%M:%S", time.gmtime(ev.at))
-        table.add_row(when, ev.endpoint or ev.kind, str(ev.status_code or ""), ev.outcome)
+        call = f"{ev.method} {ev.endpoint}" if ev.endpoint else ev.kind
+        table.add_row(when, call, str(ev.status_code or ""), ev.outcome)
     console.print(table)

@@ -1,0 +1,59 @@
+"""Opening a Runtime: everything a service needs, built from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from rightly.connectors.base import Registry
+from rightly.connectors.builtin import builtin_registry
+from rightly.domain.clock import Clock, SystemClock
+from rightly.http.budget import Budget, budget_from_url
+from rightly.http.h1 import H1Vendor
+from rightly.http.vendor import HttpxVendor, VendorHTTP
+from rightly.services.runtime import Runtime
+from rightly.settings import Settings
+from rightly.store.db import Database
+from rightly.store.secrets import Secrets
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    http: VendorHTTP | httpx.AsyncClient | None = None,
+    budget: Budget | None = None,
+    registry: Registry | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open everything (migrating the database on first use) and close it all afterwards.
+
+    ``http`` carries the vendor calls: by default one client for the process; an
+    ``httpx.AsyncClient`` given here (the emulator mounted in-process, say) is used and left open.
+    ``registry``: the connectors (default: those Rightly ships with).
+    """
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    db = Database(settings.resolved_database_url(), settings.database_schema)
+    own_http = http is None
+    own_budget = budget is None
+    vendor = (
+        H1Vendor() if http is None else HttpxVendor(http) if isinstance(http, httpx.AsyncClient) else http
+    )
+    budget = budget or budget_from_url(settings.redis_url, clock)
+    rt: Runtime | None = None
+    try:
+        await db.migrate()
+        secrets = Secrets.load(settings.home, settings.secret_key)
+        rt = Runtime(settings, db, registry or builtin_registry(), secrets, clock, vendor, budget)
+        yield rt
+    finally:
+        if rt is not None:
+            await rt.aclose()
+        if own_http:
+            await vendor.aclose()
+        if own_budget:
+            await budget.aclose()
+        await db.dispose()

@@ -1,0 +1,66 @@
+"""``create_app(settings)``: the REST API and the web UI on one runtime, with a supervised
+in-process worker (``rightly serve``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+
+from rightly import api, web
+from rightly.app.runtime import open_runtime
+from rightly.connectors.base import Registry
+from rightly.connectors.builtin import builtin_registry
+from rightly.engine.supervisor import Supervisor
+from rightly.services.runtime import Runtime
+from rightly.settings import Settings
+
+RuntimeFactory = Callable[[Settings], AbstractAsyncContextManager[Runtime]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime_factory: RuntimeFactory | None = None,
+    registry: Registry | None = None,
+    start_worker: bool = True,
+) -> FastAPI:
+    """The app. Its lifespan opens the runtime (migrating the database) and, with ``start_worker``,
+    keeps a worker running in this process. Tests pass a ``runtime_factory`` that injects a clock
+    and an HTTP client whose transport is the CleverTap emulator (and the same ``registry``)."""
+    settings = settings or Settings()
+    registry = registry or builtin_registry()
+
+    def default_factory(s: Settings) -> AbstractAsyncContextManager[Runtime]:
+        return open_runtime(s, registry=registry)
+
+    factory: RuntimeFactory = runtime_factory or default_factory
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with factory(settings) as rt:
+            app.state.runtime = rt
+            supervisor = Supervisor(rt.worker) if start_worker else None
+            app.state.supervisor = supervisor
+            if supervisor is not None:
+                supervisor.start()
+            try:
+                yield
+            finally:
+                if supervisor is not None:
+                    await supervisor.stop()
+
+    app = FastAPI(
+        title="Rightly",
+        version="1",
+        description=api.DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,  # operationId = endpoint name
+    )
+    api.mount(app, registry)
+    web.mount(app, registry)
+    return app

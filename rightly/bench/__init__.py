@@ -1,1 +1,0 @@
-"""``rightly bench``: throughput scenarios against the CleverTap emulator, and an incumbent-style baseline."""
