@@ -11,7 +11,6 @@ import httpx
 from rightly.domain.clock import Clock, SystemClock
 from rightly.engine.worker import Worker, WorkerOptions
 from rightly.http.budget import Budget, budget_from_url
-from rightly.http.h1 import H1Vendor
 from rightly.http.vendor import HttpxVendor, VendorHTTP
 from rightly.settings import Settings
 from rightly.store.db import Database
@@ -54,17 +53,21 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Open everything (migrating the database on first use) and close it all afterwards.
 
-    ``http`` carries the vendor calls: by default Rightly's own (``H1Vendor``); an ``httpx.AsyncClient``
-    given here (the emulator mounted in-process, say) is used through ``HttpxVendor`` and left open.
+    ``http`` carries the vendor calls: by default the process's own client (``HttpxVendor.default``,
+    closed afterwards); an ``httpx.AsyncClient`` given here (the emulator mounted in-process, say) is
+    used through ``HttpxVendor`` and left open.
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
     db = Database(settings.resolved_database_url(), settings.database_schema)
     own_http = http is None
     own_budget = budget is None
-    vendor = (
-        H1Vendor() if http is None else HttpxVendor(http) if isinstance(http, httpx.AsyncClient) else http
-    )
+    if http is None:
+        vendor: VendorHTTP = HttpxVendor.default(settings.http_timeout)
+    elif isinstance(http, httpx.AsyncClient):
+        vendor = HttpxVendor(http)
+    else:
+        vendor = http
     budget = budget or budget_from_url(settings.redis_url, clock)
     try:
         await db.migrate()
