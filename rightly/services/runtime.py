@@ -10,7 +10,8 @@ import httpx
 
 from rightly.domain.clock import Clock, SystemClock
 from rightly.engine.worker import Worker, WorkerOptions
-from rightly.http.budget import Budget, budget_from_url
+from rightly.http.budgets import budget_from_url
+from rightly.http.permits import Budget
 from rightly.http.vendor import HttpxVendor, VendorHTTP
 from rightly.settings import Settings
 from rightly.store.db import Database
