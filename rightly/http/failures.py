@@ -20,8 +20,9 @@ import httpx
 _STATUS = re.compile(r"\d{3}")
 
 
-def describe(exc: httpx.TransportError) -> str:
-    """Why ``exc`` (any httpx transport error but a timeout) left the call without an answer."""
+def describe(exc: httpx.RequestError) -> str:
+    """Why ``exc`` (any error httpx raises for a sent request, but a timeout) left the call
+    without an answer."""
     causes = list(_chain(exc))
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -37,6 +38,8 @@ def describe(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ProxyError):
         code = _STATUS.match(str(exc))  # httpcore's message: "<status> <the proxy's reason phrase>"
         return f"the proxy refused the tunnel (HTTP {code.group() if code else '?'})"
+    if isinstance(exc, httpx.DecodingError):  # a Content-Encoding its body does not match
+        return "an answer that could not be decoded"
     if isinstance(exc, httpx.UnsupportedProtocol):
         return "not an http(s) URL"
     if isinstance(exc, httpx.RemoteProtocolError):

@@ -159,7 +159,7 @@ class HttpxVendor:
                     await answer.aclose()
         except (TimeoutError, httpx.TimeoutException):
             raise VendorTimeout(request.host, f"no answer within {timeout:g} s") from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise VendorUnreachable(request.host, describe(exc)) from None
         headers = {k.lower(): v for k, v in answer.headers.items()}
         return VendorResponse(answer.status_code, content, headers)

@@ -188,8 +188,12 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         # h11 parses at most 100 KiB of headers still incomplete after a read (reads are 64 KiB).
         (b"HTTP/1.1 200 OK\r\nX-Filler: " + b"y" * 300_000 + b"\r\n\r\n", "answer headers too large"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 40000000\r\n\r\n{", "answer larger than 32 MiB"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!",
+            "an answer that could not be decoded",
+        ),
     ],
-    ids=["dropped", "not-http", "cut-short", "endless-headers", "declared-too-large"],
+    ids=["dropped", "not-http", "cut-short", "endless-headers", "declared-too-large", "not-gzip"],
 )
 async def test_a_nonsense_answer_is_unreachable_in_words_naming_only_the_host(wire: bytes, what: str) -> None:
     async with vendor() as client, raw_server(answer(wire, keep=False)) as (root, _):
