@@ -10,8 +10,8 @@ import httpx
 from rightly.connectors.base import Registry
 from rightly.connectors.builtin import builtin_registry
 from rightly.domain.clock import Clock, SystemClock
-from rightly.http.budget import Budget, budget_from_url
-from rightly.http.h1 import H1Vendor
+from rightly.http.budgets import budget_from_url
+from rightly.http.permits import Budget
 from rightly.http.vendor import HttpxVendor, VendorHTTP
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
@@ -39,9 +39,13 @@ async def open_runtime(
     db = Database(settings.resolved_database_url(), settings.database_schema)
     own_http = http is None
     own_budget = budget is None
-    vendor = (
-        H1Vendor() if http is None else HttpxVendor(http) if isinstance(http, httpx.AsyncClient) else http
-    )
+    vendor: VendorHTTP
+    if http is None:
+        vendor = HttpxVendor.default(settings.http_timeout)  # one client for the process
+    elif isinstance(http, httpx.AsyncClient):
+        vendor = HttpxVendor(http)
+    else:
+        vendor = http
     budget = budget or budget_from_url(settings.redis_url, clock)
     rt: Runtime | None = None
     try:

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Priority, RequestType
 from rightly.domain.work import TaskSnapshot, TaskUpdate
-from rightly.http.budget import Budget
+from rightly.http.permits import Budget
 from rightly.http.vendor import VendorHTTP
 
 FieldKind = Literal["text", "secret", "select", "radio", "checkbox", "number", "url", "timezone"]

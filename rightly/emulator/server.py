@@ -48,9 +48,9 @@ def base_url(sock: socket.socket) -> str:
 
 
 def make_server(app: EmulatorApp, **config: Any) -> uvicorn.Server:
-    # "httptools": the compiled parser (a dependency of Rightly's own client), several times
-    # cheaper per call than h11, so the emulator is not what limits a benchmark.
-    settings: dict[str, Any] = {"lifespan": "off", "ws": "none", "http": "httptools", "log_level": "warning"}
+    # h11, uvicorn's pure-Python parser, whatever else is installed: the emulator needs no
+    # compiled dependency of its own.
+    settings: dict[str, Any] = {"lifespan": "off", "ws": "none", "http": "h11", "log_level": "warning"}
     settings.update(config)
     server = uvicorn.Server(uvicorn.Config(app, **settings))
     logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)  # after Config, which sets up logging

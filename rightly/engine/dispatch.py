@@ -9,7 +9,7 @@ from sqlalchemy import Row
 from rightly.connectors.base import ConnectionConfig, RecordIntent, Registry, StepContext
 from rightly.domain.clock import Clock
 from rightly.domain.work import TaskSnapshot, TaskUpdate
-from rightly.http.budget import Budget
+from rightly.http.permits import Budget
 from rightly.http.vendor import VendorHTTP
 from rightly.store.secrets import Secrets
 

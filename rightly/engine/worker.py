@@ -29,7 +29,7 @@ from rightly.domain.clock import Clock
 from rightly.domain.work import TaskSnapshot, TaskUpdate
 from rightly.engine import queue
 from rightly.engine.dispatch import Dispatcher
-from rightly.http.budget import Budget
+from rightly.http.permits import Budget
 from rightly.http.vendor import VendorHTTP
 from rightly.store.db import Database
 from rightly.store.models import Connection, Task

@@ -1,12 +1,13 @@
 """The call budget shared through Redis, for many ``rightly worker`` processes on many machines.
 
-Same contract as ``rightly.http.budget`` (read that module first). Every decision is one atomic Lua
-script, and every script reads the Redis server's clock (``TIME``): rate spacing, permit expiry and
-waiter liveness are measured on that one clock, so the clocks of the worker machines may disagree
-without letting a key exceed its rate. ``Permit.granted_at`` is therefore server time. (Calling
-``TIME`` before writing needs script effects replication: the default since Redis 5, the only mode
-since 7.) The injected clock only measures the caller's ``max_wait`` and paces the sleep until a
-rate slot; keep the default ``SystemClock``, since a ``FakeClock`` cannot move the server's time.
+Same contract as ``rightly.http.budget.LocalBudget`` (read ``rightly.http.permits`` first). Every
+decision is one atomic Lua script, and every script reads the Redis server's clock (``TIME``): rate
+spacing, permit expiry and waiter liveness are measured on that one clock, so the clocks of the
+worker machines may disagree without letting a key exceed its rate. ``Permit.granted_at`` is
+therefore server time. (Calling ``TIME`` before writing needs script effects replication: the
+default since Redis 5, the only mode since 7.) The injected clock only measures the caller's
+``max_wait`` and paces the sleep until a rate slot; keep the default ``SystemClock``, since a
+``FakeClock`` cannot move the server's time.
 
 Keys, for an account ``K`` under the prefix ``P`` (``{K}`` is a Redis Cluster hash tag, so one
 account's keys share a slot and a script can touch them all):
@@ -41,7 +42,7 @@ from redis.exceptions import RedisError
 
 from rightly.domain.clock import Clock, SystemClock
 from rightly.domain.enums import Priority
-from rightly.http.budget import (
+from rightly.http.permits import (
     ESCALATE_AFTER,
     MAX_SLOW_LEVEL,
     Limits,

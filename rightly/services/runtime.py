@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rightly.connectors.base import Policy, Registry
 from rightly.domain.clock import Clock
 from rightly.engine.worker import Worker, WorkerOptions
-from rightly.http.budget import Budget
+from rightly.http.permits import Budget
 from rightly.http.vendor import VendorHTTP
 from rightly.settings import Settings
 from rightly.store import notify

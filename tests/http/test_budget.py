@@ -11,7 +11,9 @@ import pytest
 
 from rightly.domain.clock import FakeClock, SystemClock
 from rightly.domain.enums import Priority
-from rightly.http.budget import Limits, LocalBudget, Permit, budget_from_url
+from rightly.http.budget import LocalBudget
+from rightly.http.budgets import budget_from_url
+from rightly.http.permits import Limits, Permit
 from rightly.http.redis_budget import RedisBudget
 
 KEY = "eu1:TEST-123"

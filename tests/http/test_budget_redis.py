@@ -20,7 +20,7 @@ import pytest
 from redis.asyncio import Redis
 
 from rightly.domain.enums import Priority
-from rightly.http.budget import Limits, Permit
+from rightly.http.permits import Limits, Permit
 from rightly.http.redis_budget import RedisBudget, budget_keys
 
 pytestmark = pytest.mark.redis
@@ -116,7 +116,7 @@ async def test_workers_in_two_processes_share_one_budget(
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from redis.asyncio import Redis\n"
         "from test_budget_redis import hammer\n"
-        "from rightly.http.budget import Limits\n"
+        "from rightly.http.permits import Limits\n"
         "from rightly.http.redis_budget import RedisBudget\n"
         "url, prefix, counter_key, limits, calls = json.loads(sys.argv[1])\n"
         "print('ready', flush=True)\n"

@@ -1,37 +1,27 @@
-"""The vendor clients over a real socket to the emulator: the same answers from Rightly's and httpx,
-the same two errors for a dead host and a hung one, and never the passcode in what they show."""
+"""The vendor client over a real socket to the emulator: CleverTap's answers, the two errors for a
+dead host and a hung one, and never the passcode in what they show. (Transport details, TLS and
+proxies: test_vendor_transport.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from rightly.connectors.clevertap.api import Account, delete_request, lookup_request
 from rightly.connectors.clevertap.errors import Action, classify_exception, classify_response
 from rightly.emulator import EmulatorState, Faults, create_emulator_app
 from rightly.emulator.server import serving
-from rightly.http.h1 import H1Vendor
-from rightly.http.vendor import (
-    HttpxVendor,
-    VendorHTTP,
-    VendorTimeout,
-    VendorUnreachable,
-)
+from rightly.http.vendor import HttpxVendor, VendorHTTP, VendorTimeout, VendorUnreachable
 
 PASSCODE = "vendor-s3cret-passcode"
-VENDORS: dict[str, Callable[[], VendorHTTP]] = {
-    "h1": H1Vendor,
-    "httpx": lambda: HttpxVendor(httpx.AsyncClient()),
-}
 
 
-@pytest.fixture(params=sorted(VENDORS))
-async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[VendorHTTP]:
-    client = VENDORS[request.param]()
+@pytest.fixture
+async def vendor() -> AsyncIterator[VendorHTTP]:
+    client = HttpxVendor.default()
     yield client
     await client.aclose()
 

@@ -16,7 +16,7 @@ from rightly.connectors.clevertap.errors import Action, Call, Verdict, classify_
 from rightly.connectors.clevertap.settings import CleverTapSettings
 from rightly.domain.clock import Clock
 from rightly.domain.enums import Priority
-from rightly.http.budget import Budget, Limits
+from rightly.http.permits import Budget, Limits
 from rightly.http.vendor import VendorError, VendorHTTP, VendorRequest
 
 
