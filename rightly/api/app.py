@@ -72,6 +72,7 @@ def create_app(
     for module in (session, connections, requests, admin):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(session.root, dependencies=[Depends(authorize)])  # GET /healthz
     _mount_web(app)
     return app
 

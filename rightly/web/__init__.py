@@ -11,7 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 
+from rightly.api.auth import API
+from rightly.api.errors import database_busy
+from rightly.store.db import DATABASE_BUSY, is_busy
 from rightly.web.security import PageForbidden, SignInRequired, authorize_page, login_url
 
 
@@ -41,5 +45,11 @@ def mount(app: FastAPI, runtime_getter: Callable[[], Any]) -> None:
         assert isinstance(exc, PageForbidden)
         return render(request, "error.html", 403, title="Not allowed", detail=exc.detail)
 
+    async def _database(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith(API + "/") or not is_busy(exc):
+            return await database_busy(request, exc)  # the API's JSON
+        return render(request, "error.html", 503, title="The database is busy", detail=DATABASE_BUSY)
+
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(PageForbidden, _forbidden)
+    app.add_exception_handler(OperationalError, _database)  # a page gets a page, the API its JSON
