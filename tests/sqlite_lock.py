@@ -20,8 +20,9 @@ conn.execute("COMMIT")
 
 @contextmanager
 def write_lock(database: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
-    """A python subprocess takes ``BEGIN EXCLUSIVE`` on ``database`` and holds it ``seconds``;
-    the block starts once the lock is held. On leaving, wait for the process to let go."""
+    """A python subprocess takes ``BEGIN EXCLUSIVE`` on ``database`` and holds it ``seconds`` (or
+    until the block ends: the process is then killed, which lets go of the lock at once); the block
+    starts once the lock is held."""
     with subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(database), str(seconds)], stdout=subprocess.PIPE, text=True
     ) as proc:
@@ -30,7 +31,6 @@ def write_lock(database: Path, seconds: float) -> Iterator[subprocess.Popen[str]
             if proc.stdout.readline().strip() != "locked":
                 raise RuntimeError("the lock holder did not take the lock")
             yield proc
-            proc.wait(timeout=seconds + 20)
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -30,8 +30,11 @@ from rightly.services.errors import Conflict, InvalidInput, NotFound, ServiceErr
 from rightly.store.auth_models import AuditEntry, Credential, User
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile
-# At most this many hashes at once: bounds the memory (64 MiB each) and leaves a core to the loop.
-_hashing = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="rightly-argon2")
+# One hash per core but one (at least one, at most four): leaves a core to the event loop and
+# bounds the memory (64 MiB a hash); a burst of sign-ins queues here instead.
+_hashing = ThreadPoolExecutor(
+    max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="rightly-argon2"
+)
 T = TypeVar("T")
 
 
