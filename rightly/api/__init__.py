@@ -30,3 +30,4 @@ def mount(app: FastAPI, registry: Registry) -> None:
     api.include_router(requests.router)
     api.include_router(admin.router)
     app.include_router(api)
+    app.include_router(session.root, dependencies=[Depends(authorize)])  # GET /healthz

@@ -16,6 +16,7 @@ API: Final = "/api/v1"
 # Keyed by operation id (the endpoint function's name; OpenAPI's operationId).
 ROUTE_PERMISSIONS: dict[str, Permission | str] = {
     "healthz": PUBLIC,  # GET /healthz
+    "root_healthz": PUBLIC,  # GET /healthz at the root, outside /api/v1
     "readyz": PUBLIC,  # GET /readyz
     "login": PUBLIC,  # POST /session
     "logout": PUBLIC,  # DELETE /session

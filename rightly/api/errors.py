@@ -8,10 +8,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rightly.services.errors import ServiceError, ValidationFailed
+from rightly.store.db import DATABASE_BUSY, is_busy
 from rightly.store.secrets import SecretError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -42,6 +44,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "Signed in, but the role does not allow this"},
     413: {"model": Problem, "description": "The body is larger than 64 KiB"},
     422: {"model": Problem, "description": "Bad input: one message per field"},
+    503: {"model": Problem, "description": "The database is busy (another process holds a write lock)"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such object"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -86,7 +89,17 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail))
 
+    app.add_exception_handler(OperationalError, database_busy)
+
     app.add_middleware(BodyLimit)
+
+
+async def database_busy(_: Request, exc: Exception) -> JSONResponse:
+    """503 when another process held SQLite's write lock past the busy timeout (never the SQL);
+    any other database failure stays a 500."""
+    if not is_busy(exc):
+        raise exc
+    return problem(503, DATABASE_BUSY)
 
 
 class BodyLimit:

@@ -6,15 +6,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import OperationalError
 
 from rightly import api, web
+from rightly.api import errors as api_errors
+from rightly.api.auth import API
 from rightly.app.runtime import open_runtime
 from rightly.connectors.base import Registry
 from rightly.connectors.builtin import builtin_registry
 from rightly.engine.supervisor import Supervisor
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
+from rightly.store.db import is_busy
 
 RuntimeFactory = Callable[[Settings], AbstractAsyncContextManager[Runtime]]
 
@@ -63,4 +67,12 @@ def create_app(
     )
     api.mount(app, registry)
     web.mount(app, registry)
+
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        """A page gets a page, the API (and any other database failure) the API's answer."""
+        if request.url.path.startswith(API + "/") or not is_busy(exc):
+            return await api_errors.database_busy(request, exc)
+        return web.database_busy_page(request)
+
+    app.add_exception_handler(OperationalError, database_busy)
     return app

@@ -11,12 +11,14 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 
 from rightly import loop
 from rightly.connectors.base import Registry
 from rightly.services.errors import ServiceError
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
+from rightly.store.db import DATABASE_BUSY, is_busy
 from rightly.store.secrets import SecretError
 
 T = TypeVar("T")
@@ -54,7 +56,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def run(body: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Open the runtime, run ``body``, close everything; a ServiceError becomes one line and exit 1."""
+    """Open the runtime, run ``body``, close everything; a ServiceError (or a database locked by
+    another process) becomes one line and exit 1."""
 
     async def main() -> T:
         async with wiring().open_runtime(Settings()) as rt:
@@ -64,6 +67,10 @@ def run(body: Callable[[Runtime], Awaitable[T]]) -> T:
         return loop.run(main())
     except (ServiceError, SecretError) as exc:
         fail(str(exc))
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        fail(DATABASE_BUSY)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except OSError as exc:  # database file not writable, Redis or PostgreSQL unreachable, ...

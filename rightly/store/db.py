@@ -1,7 +1,15 @@
-"""The database: engine, sessions and migrations applied on first use."""
+"""The database: engine, sessions and migrations applied on first use.
+
+SQLite goes through SQLAlchemy's ``sqlite+aiosqlite`` dialect: each connection runs in a thread
+of its own, so a statement waiting for another process's write lock holds up only the session
+that issued it, never the event loop (the API, the web UI and the in-process worker go on).
+That wait is bounded by ``SQLITE_BUSY_TIMEOUT``; past it the statement fails with "database is
+locked", which the faces report as ``DATABASE_BUSY`` (see ``is_busy``).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,10 +22,27 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from rightly.store import sqlite_inline
+from rightly.store.private import create_private_file, make_private_dir
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x5249_4748  # "RIGH": one migrator at a time on PostgreSQL
+
+# Rightly's own write transactions last milliseconds, so a lock held longer than this belongs to
+# something else (a long transaction in another process, a backup): the one request waiting on it
+# fails clearly rather than hanging for as long as the lock is held.
+SQLITE_BUSY_TIMEOUT = 5.0
+DATABASE_BUSY = "the database is busy (another process holds a write lock); try again"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True when ``exc`` (SQLAlchemy's wrapper or sqlite3's own error) is SQLite's "database is
+    locked": another connection held the write lock longer than ``SQLITE_BUSY_TIMEOUT``."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    # The low byte is the primary code: SQLITE_BUSY and its extended forms (BUSY_SNAPSHOT, ...).
+    return (
+        isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+    )
 
 
 class Database:
@@ -30,9 +55,10 @@ class Database:
         if self.is_sqlite:
             path = url.split(":///", 1)[1] if ":///" in url else ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # SQLite runs on the event loop's thread (sqlite_inline explains why).
-            kwargs["async_creator"] = sqlite_inline.connector(path or ":memory:", timeout=30)
+                make_private_dir(Path(path).parent)
+                create_private_file(Path(path))
+            # SQLAlchemy pools file databases with AsyncAdaptedQueuePool (5 + 10 overflow): the
+            # worker and the API share this engine, each session on a connection of its own.
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
             if schema:  # a schema of Rightly's own inside a shared database
@@ -69,8 +95,8 @@ class Database:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")  # first: the others may wait too
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     # WAL with NORMAL sync: no fsync per commit; a power cut can lose the last few commits (a step
     # then runs again under a new lease: lookups and deletions are safe to repeat), never corrupt.
     cur.execute("PRAGMA synchronous=NORMAL")

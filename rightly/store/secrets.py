@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from rightly.store.private import make_private_dir
+
 KEY_FILE = "secret.key"
 
 
@@ -27,7 +29,7 @@ class Secrets:
             return cls(base64.urlsafe_b64encode(hashlib.sha256(env_key.encode()).digest()))
         path = home / KEY_FILE
         if not path.exists():
-            home.mkdir(parents=True, exist_ok=True)
+            make_private_dir(home)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())

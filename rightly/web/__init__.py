@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from rightly.connectors.base import Registry
+from rightly.store.db import DATABASE_BUSY
 from rightly.web.security import PageForbidden, SignInRequired, authorize_page, login_url
 
 
@@ -41,3 +42,10 @@ def mount(app: FastAPI, registry: Registry) -> None:
 
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(PageForbidden, _forbidden)
+
+
+def database_busy_page(request: Request) -> Response:
+    """The page a browser gets when another process held SQLite's write lock past the timeout."""
+    from rightly.web.render import render
+
+    return render(request, "error.html", 503, title="The database is busy", detail=DATABASE_BUSY)

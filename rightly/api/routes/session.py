@@ -16,6 +16,7 @@ from rightly.services import tokens, users
 from rightly.services.runtime import Runtime
 
 router = APIRouter()
+root = APIRouter()  # served outside /api/v1 (create_app includes it at the root)
 
 
 def _me(principal: Principal) -> Me:
@@ -58,7 +59,18 @@ async def me(principal: Principal = PrincipalDep) -> Me:
 
 @router.get("/healthz", response_model=Health, tags=["health"], summary="Liveness: the process answers")
 async def healthz() -> Health:
+    """Touches nothing (no database): it answers whenever the event loop does."""
     return Health(status="ok")
+
+
+@root.get(
+    "/healthz",
+    response_model=Health,
+    tags=["health"],
+    summary="Liveness at the root, where probes and load balancers look: the process answers",
+)
+async def root_healthz() -> Health:
+    return await healthz()
 
 
 @router.get(

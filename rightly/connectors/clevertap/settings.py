@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from rightly.connectors.base import FieldSpec, Policy
 from rightly.connectors.clevertap.regions import REGIONS, UnknownRegion, region
@@ -58,7 +58,9 @@ class CleverTapSettings(BaseModel):
 
     @field_validator("api_base_url")
     @classmethod
-    def _plain_url(cls, value: str | None) -> str | None:
+    def _plain_url_to_an_allowed_host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A plain http(s) URL. Calls carry the passcode: they go to the region's CleverTap host
+        unless the operator allowed custom base URLs (the emulator, a reverse proxy)."""
         if not value:
             return None
         parts = urlsplit(value)
@@ -68,24 +70,18 @@ class CleverTapSettings(BaseModel):
             raise ValueError("the API base URL must not hold a user name or password")
         if parts.query or parts.fragment or any(c.isspace() for c in value):
             raise ValueError("the API base URL must be a plain URL: no query, fragment or spaces")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _official_host_unless_allowed(self, info: ValidationInfo) -> CleverTapSettings:
-        """Calls carry the passcode: they go to the region's CleverTap host unless the operator
-        allowed custom base URLs (the emulator, a reverse proxy)."""
+        value = value.rstrip("/")
         context = info.context or {}
+        official = REGIONS[info.data["region"]].base_url if "region" in info.data else None
+        if context.get("stored") or value == official:
+            return value
         policy = context.get("policy")
-        if context.get("stored") or self.api_base_url is None:
-            return self
-        if self.api_base_url == REGIONS[self.region].base_url:
-            return self
         if not isinstance(policy, Policy) or not policy.allow_custom_base_urls:
             raise ValueError(
-                "a custom API base URL is refused: calls carrying the passcode go to "
-                f"{REGIONS[self.region].base_url} unless the server sets RIGHTLY_ALLOW_CUSTOM_BASE_URLS=1"
+                "a custom API base URL is refused: calls carrying the passcode go to the region's "
+                "CleverTap host unless the server sets RIGHTLY_ALLOW_CUSTOM_BASE_URLS=1"
             )
-        return self
+        return value
 
     @property
     def base_url(self) -> str:
