@@ -13,10 +13,14 @@ from rightly.domain.clock import Clock, SystemClock
 from rightly.http.budgets import budget_from_url
 from rightly.http.permits import Budget
 from rightly.http.vendor import HttpxVendor, VendorHTTP
+from rightly.services import maintenance
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
+
+# Background features: each registers its job kinds, recurring sweeps and event subscriptions.
+FEATURES = (maintenance.register,)
 
 
 @asynccontextmanager
@@ -52,6 +56,8 @@ async def open_runtime(
         await db.migrate()
         secrets = Secrets.load(settings.home, settings.secret_key)
         rt = Runtime(settings, db, registry or builtin_registry(), secrets, clock, vendor, budget)
+        for register in FEATURES:  # each adds its job kinds and the events it listens to
+            register(rt)
         yield rt
     finally:
         if rt is not None:

@@ -15,9 +15,10 @@ from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.connectors.base import Registry
-from rightly.domain.enums import TERMINAL_REQUEST, TERMINAL_TASK, TaskStatus
+from rightly.domain.enums import TERMINAL_REQUEST, TERMINAL_TASK, RequestStatus, TaskStatus
 from rightly.domain.states import rollup, transition
 from rightly.domain.work import DONE, TaskSnapshot, TaskUpdate
+from rightly.engine.events import TERMINAL_EVENTS, Events
 from rightly.engine.retry import BUSY_SECONDS, MAX_ATTEMPTS, backoff
 from rightly.store.models import Connection, Evidence, Request, Task
 
@@ -187,14 +188,22 @@ _SET_REQUEST = update(R).where(R.c.id == bindparam("b_id"))
 
 
 async def persist(
-    session: AsyncSession, registry: Registry, owner: str, updates: list[TaskUpdate], now: float
+    session: AsyncSession,
+    registry: Registry,
+    owner: str,
+    updates: list[TaskUpdate],
+    now: float,
+    events: Events | None = None,
 ) -> None:
     """Write step outcomes for tasks still leased to ``owner`` and roll their requests' status up:
-    a handful of statements however many updates there are. The caller commits."""
+    a handful of statements however many updates there are. Events (an integration failed, a
+    connection turned unhealthy, a request finished) are emitted in the same transaction. The
+    caller commits."""
     rows = await session.execute(_CURRENT, {"ids": [u.task_id for u in updates]})
     current = {row.id: row for row in rows}
     touched: set[str] = set()
     failing: dict[str, str] = {}
+    failed_tasks: list[Row[Any]] = []
     evidence: list[dict[str, Any]] = []
     writes: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
     for upd in updates:
@@ -204,6 +213,8 @@ async def persist(
             continue
         values = _apply(registry, row, upd, now)
         writes[frozenset(values)].append({"b_id": row.id, **values})
+        if values.get("status") == TaskStatus.ERROR:
+            failed_tasks.append(row)
         evidence += [
             {
                 "task_id": row.id,
@@ -227,12 +238,18 @@ async def persist(
     if evidence:
         await session.execute(_ADD_EVIDENCE, evidence)
     for connection_id, reason in failing.items():
-        await session.execute(
+        turned = await session.execute(
             update(Connection)
-            .where(Connection.id == connection_id)
+            .where(Connection.id == connection_id, Connection.health != "failing")
             .values(health="failing", health_detail=reason, updated_at=now)
         )
-    await refresh_requests(session, touched, now)
+        if events is not None and int(getattr(turned, "rowcount", 0) or 0):
+            await events.emit(session, "connection.unhealthy", {"connection_id": connection_id}, now)
+    if events is not None:
+        for row in failed_tasks:
+            data = {"request_id": row.request_id, "task_id": row.id, "connection_id": row.connection_id}
+            await events.emit(session, "integration.failed", data, now)
+    await refresh_requests(session, touched, now, events)
 
 
 def _apply(registry: Registry, row: Row[Any], upd: TaskUpdate, now: float) -> dict[str, Any]:
@@ -292,8 +309,11 @@ def _says_anything(upd: TaskUpdate) -> bool:
     ) or (upd.submitted or upd.checked)
 
 
-async def refresh_requests(session: AsyncSession, request_ids: set[str], now: float) -> None:
-    """Roll each request's status up from its tasks' (two statements for any number of requests)."""
+async def refresh_requests(
+    session: AsyncSession, request_ids: set[str], now: float, events: Events | None = None
+) -> None:
+    """Roll each request's status up from its tasks' (two statements for any number of requests);
+    a request that reaches an end emits its event."""
     if not request_ids:
         return
     old: dict[str, str] = {}
@@ -302,7 +322,7 @@ async def refresh_requests(session: AsyncSession, request_ids: set[str], now: fl
         old[request_id] = request_status
         if task_status is not None:
             statuses[request_id].append(task_status)
-    changed = []
+    changed: list[dict[str, Any]] = []
     for request_id, status in old.items():
         new = rollup(statuses[request_id])
         if new != status:
@@ -312,3 +332,8 @@ async def refresh_requests(session: AsyncSession, request_ids: set[str], now: fl
             )
     if changed:
         await session.execute(_SET_REQUEST, changed)
+    if events is not None:
+        for change in changed:
+            event = TERMINAL_EVENTS.get(RequestStatus(change["status"]))
+            if event is not None:
+                await events.emit(session, event, {"request_id": change["b_id"]}, now)

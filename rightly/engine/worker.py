@@ -16,7 +16,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rightly.connectors.base import Registry
 from rightly.domain.clock import Clock
 from rightly.domain.work import TaskSnapshot, TaskUpdate
-from rightly.engine import queue
+from rightly.engine import jobs, queue
 from rightly.engine.dispatch import Dispatcher
+from rightly.engine.events import Events
+from rightly.engine.job_runner import JobRunner
+from rightly.engine.jobs import JobKinds
 from rightly.http.permits import Budget
 from rightly.http.vendor import VendorHTTP
 from rightly.store.db import Database
@@ -95,6 +98,8 @@ class Worker:
         options: WorkerOptions | None = None,
         owner: str | None = None,
         on_start: Callable[[], Awaitable[None]] | None = None,
+        jobs: JobKinds | None = None,
+        events: Events | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -107,6 +112,8 @@ class Worker:
         self.stats = WorkerStats()
         self.health = WorkerHealth()
         self._on_start = on_start  # e.g. start listening for work queued by other processes
+        self.events = events or Events()
+        self.jobs = JobRunner(jobs or JobKinds(), self.owner, self.options.lease_seconds, self._spawn)
         self._outcomes: list[list[TaskUpdate]] = []  # finished steps' updates, for the next round
         self._enough: asyncio.Future[None] | None = None  # set once enough steps have finished
         self.wakeup = asyncio.Event()
@@ -158,7 +165,7 @@ class Worker:
             if done and self._running and gather > 0:
                 await self._gather(gather)
             return False
-        if started or self._outcomes:
+        if started or self._outcomes or self.jobs.has_outcomes:
             return False
         if until_done and not await self.has_open_tasks():
             return True
@@ -172,7 +179,7 @@ class Worker:
             started = await self._round()
             if self._running:
                 await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-            elif not started and not self._outcomes:
+            elif not started and not self._outcomes and not self.jobs.has_outcomes:
                 return self.stats.tasks - before
 
     async def _gather(self, seconds: float) -> None:
@@ -201,7 +208,12 @@ class Worker:
                 if outcomes:
                     try:
                         await queue.persist(
-                            s, self.registry, self.owner, [u for step in outcomes for u in step], now
+                            s,
+                            self.registry,
+                            self.owner,
+                            [u for step in outcomes for u in step],
+                            now,
+                            self.events,
                         )
                     except Exception as exc:
                         if _unreachable(exc):
@@ -209,13 +221,15 @@ class Worker:
                         await s.rollback()
                         await self._persist_each(outcomes, now)
                 steps = await self._fill(s, now)
+                started_jobs = await self.jobs.round(s, now, self.options.concurrency - len(self._running))
                 await s.commit()
         except BaseException:
             self._outcomes[:0] = outcomes  # the database failed us: keep them for the next try
             raise
         for leased in steps:  # only once their leases are committed
             self._start(leased)
-        return sum(len(leased) for leased in steps)
+        self.jobs.start_leased()
+        return sum(len(leased) for leased in steps) + started_jobs
 
     async def _persist_each(self, outcomes: list[list[TaskUpdate]], now: float) -> None:
         if len(outcomes) > 1:
@@ -223,7 +237,7 @@ class Worker:
         for updates in outcomes:
             try:
                 async with self.db.session() as s:
-                    await queue.persist(s, self.registry, self.owner, updates, now)
+                    await queue.persist(s, self.registry, self.owner, updates, now, self.events)
                     await s.commit()
             except Exception as exc:
                 if _unreachable(exc):
@@ -238,18 +252,29 @@ class Worker:
         try:
             async with self.db.session() as s:
                 await queue.persist(
-                    s, self.registry, self.owner, [TaskUpdate(u.task_id, retry=reason) for u in updates], now
+                    s,
+                    self.registry,
+                    self.owner,
+                    [TaskUpdate(u.task_id, retry=reason) for u in updates],
+                    now,
+                    self.events,
                 )
                 await s.commit()
         except Exception:
             log.exception("could not record the failure of tasks %s either", _ids(updates))
 
     async def has_open_tasks(self) -> bool:
+        """True while a task is unfinished or a one-off job (not a recurring sweep) is pending."""
         async with self.db.session() as s:
             count = (
                 await s.execute(select(func.count()).select_from(Task).where(Task.done.is_(False)))
             ).scalar()
-        return bool(count)
+            return bool(count) or (bool(self.jobs.kinds) and await jobs.has_one_off(s))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        job = asyncio.create_task(coro)
+        self._running.add(job)
+        job.add_done_callback(self._running.discard)
 
     async def _fill(self, s: AsyncSession, now: float) -> list[list[queue.Leased]]:
         """Lease what can run now, as the steps to start: per connection only as many steps as its budget can serve within
@@ -338,7 +363,7 @@ class Worker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         async with self.db.session() as s:
-            due = await queue.next_due(s)
+            due = _earliest(await queue.next_due(s), await self.jobs.next_due(s))
         now = self.clock.now()
         wait = self.options.idle_poll if due is None else max(0.0, min(due - now, self.options.idle_poll))
         if math.isinf(wait):
@@ -359,6 +384,15 @@ class Worker:
         if self._outcomes:
             outcomes, self._outcomes = self._outcomes, []
             await self._persist_each(outcomes, self.clock.now())
+        try:
+            await self.jobs.drain(self.db.session, self.clock.now())
+        except Exception:
+            log.exception("could not record the last jobs' outcomes; they run again once their leases expire")
+
+
+def _earliest(*times: float | None) -> float | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
 
 
 def _unreachable(exc: BaseException) -> bool:

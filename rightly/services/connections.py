@@ -312,7 +312,9 @@ async def remove_connection(
             session, actor, "connection.remove", audit.target("connection", name_or_id), now, exc
         )
         raise
-    canceled = await cancel_open_tasks(session, Task.connection_id == conn.id, "connection removed", now)
+    canceled = await cancel_open_tasks(
+        session, Task.connection_id == conn.id, "connection removed", now, rt.events
+    )
     conn.removed_at = now
     conn.updated_at = now
     audit.record(

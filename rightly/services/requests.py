@@ -15,6 +15,7 @@ from rightly.domain.clock import iso
 from rightly.domain.enums import TERMINAL_REQUEST, RequestType, TaskStatus
 from rightly.domain.work import DONE, TaskSnapshot
 from rightly.engine.dispatch import connection_config
+from rightly.engine.events import Events
 from rightly.engine.queue import refresh_requests
 from rightly.services import audit
 from rightly.services.audit import Actor
@@ -67,6 +68,7 @@ async def submit(
         req = await _create(session, rt, actor, kind, email, user_id, idempotency_key, now)
         await session.flush()
         audit.record(session, actor, "request.submit", audit.target("request", req.id), now, detail=detail)
+        await rt.emit(session, "request.received", {"request_id": req.id})
         await rt.work_queued(session)
         await session.commit()
     except IntegrityError:
@@ -223,7 +225,7 @@ async def cancel(session: AsyncSession, rt: Runtime, actor: Actor, request_id: s
     except (NotFound, Conflict) as exc:
         await audit.failure(session, actor, "request.cancel", target, now, exc)
         raise
-    canceled = await cancel_open_tasks(session, Task.request_id == req.id, "canceled", now)
+    canceled = await cancel_open_tasks(session, Task.request_id == req.id, "canceled", now, rt.events)
     audit.record(session, actor, "request.cancel", target, now, detail={"canceled_tasks": canceled})
     await session.commit()
     return await get_request(session, req.id)
@@ -264,7 +266,7 @@ async def retry(session: AsyncSession, rt: Runtime, actor: Actor, request_id: st
         task.lease_until = None
         task.updated_at = now
     await session.flush()
-    await refresh_requests(session, {req.id}, now)
+    await refresh_requests(session, {req.id}, now, rt.events)
     audit.record(session, actor, "request.retry", target, now, detail={"tasks": len(again)})
     await rt.work_queued(session)
     await session.commit()
@@ -293,7 +295,11 @@ def snapshot(task: Task, req: Request) -> TaskSnapshot:
 
 
 async def cancel_open_tasks(
-    session: AsyncSession, condition: ColumnElement[bool], detail: str, now: float
+    session: AsyncSession,
+    condition: ColumnElement[bool],
+    detail: str,
+    now: float,
+    events: Events | None = None,
 ) -> int:
     """Cancel every unfinished task matching ``condition`` (releasing any lease) and roll up the
     status of the requests they belong to. Returns how many tasks were canceled."""
@@ -313,7 +319,7 @@ async def cancel_open_tasks(
             updated_at=now,
         )
     )
-    await refresh_requests(session, request_ids, now)
+    await refresh_requests(session, request_ids, now, events)
     return int(getattr(result, "rowcount", 0) or 0)
 
 

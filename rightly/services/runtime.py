@@ -5,11 +5,14 @@ HTTP client and call budget, and the workers of this process. Built by the compo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.connectors.base import Policy, Registry
 from rightly.domain.clock import Clock
+from rightly.engine.events import Events
+from rightly.engine.jobs import RECURRING, JobKinds, enqueue
 from rightly.engine.worker import Worker, WorkerOptions
 from rightly.http.permits import Budget
 from rightly.http.vendor import VendorHTTP
@@ -28,6 +31,9 @@ class Runtime:
     clock: Clock
     http: VendorHTTP
     budget: Budget
+    events: Events = field(default_factory=Events)  # event -> job kinds (the composition root wires them)
+    jobs: JobKinds = field(default_factory=JobKinds)  # job kind -> handler
+    recurring: list[str] = field(default_factory=list)  # job kinds that run forever (sweeps)
     workers: list[Worker] = field(default_factory=list)
     listener: notify.Listener | None = None
 
@@ -42,20 +48,41 @@ class Runtime:
             timeout=self.settings.http_timeout,
         )
         worker = Worker(
-            self.db, self.registry, self.secrets, self.http, self.budget, self.clock, opts, owner, self.listen
+            self.db,
+            self.registry,
+            self.secrets,
+            self.http,
+            self.budget,
+            self.clock,
+            opts,
+            owner,
+            self.worker_started,
+            self.jobs,
+            self.events,
         )
         self.workers.append(worker)
         return worker
 
-    async def listen(self) -> None:
-        """Have other processes' new work wake this process's workers (PostgreSQL only)."""
+    async def worker_started(self) -> None:
+        """A worker of this process starts: make sure every recurring sweep is queued (once, however
+        many workers start), and have other processes' new work wake ours (PostgreSQL only)."""
+        if self.recurring:
+            async with self.db.session() as s:
+                now = self.clock.now()
+                for kind in self.recurring:
+                    await enqueue(s, kind, {}, now, key=RECURRING + kind)
+                await s.commit()
         if self.listener is None and not self.db.is_sqlite:
             self.listener = notify.Listener(self.db.url, self.db.schema, self.poke)
             await self.listener.start()
 
     async def work_queued(self, session: AsyncSession) -> None:
-        """Inside the transaction that queues work: wake every worker once it commits."""
+        """Inside the transaction that queues work (tasks or jobs): wake every worker once it commits."""
         await notify.announce(session, self.db.schema)
+
+    async def emit(self, session: AsyncSession, event: str, data: dict[str, Any]) -> None:
+        """An event, in the caller's transaction (see ``rightly.engine.events``)."""
+        await self.events.emit(session, event, data, self.clock.now())
 
     def poke(self) -> None:
         """Tell this process's workers that new work is queued."""

@@ -118,3 +118,40 @@ class Evidence(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     outcome: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Job(Base):
+    """One piece of background work that is not a vendor step: sending a message, delivering a
+    webhook, a periodic sweep. The same durable queue as tasks: leased, retried with backoff, and
+    every failure counted and shown (``last_error``)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "status", "next_run_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
+    kind: Mapped[str] = mapped_column(String(50), index=True)
+    # At most one pending job per key (a recurring sweep, one delivery per event and endpoint).
+    key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # never a secret or a link token
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, done, failed
+    next_run_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ThrottleHit(Base):
+    """One attempt counted against a limit (a sign-in, a public submission). The key (a client
+    address, an email) is kept only as a keyed hash."""
+
+    __tablename__ = "throttle_hits"
+    __table_args__ = (Index("ix_throttle_hits_lookup", "scope", "key_hash", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)

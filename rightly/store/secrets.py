@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -21,6 +22,8 @@ class SecretError(RuntimeError):
 class Secrets:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        # A separate key for keyed hashes, derived so that a hash never reveals the encryption key.
+        self._mac_key = hmac.new(key, b"rightly keyed-hash v1", hashlib.sha256).digest()
 
     @classmethod
     def load(cls, home: Path, env_key: str | None) -> Secrets:
@@ -34,6 +37,11 @@ class Secrets:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())
         return cls(path.read_bytes().strip())
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """A stable HMAC-SHA256 of ``value`` for ``purpose`` (hex): lets Rightly recognise a value
+        again (an email that asked before, a client address) without storing it."""
+        return hmac.new(self._mac_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, plain: str) -> bytes:
         return self._fernet.encrypt(plain.encode())
