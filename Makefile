@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	RIGHTLY_HOME=$${RIGHTLY_HOME:-$(CURDIR)/.rightly-demo} $(BIN)/rightly demo
 
-test: $(STAMP) browser
+# Every test, with ruff and mypy first (CI runs exactly this).
+test: $(STAMP) browser lint typecheck
 	$(BIN)/python -m pytest -q -ra
 
 lint: $(STAMP)
@@ -25,7 +26,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

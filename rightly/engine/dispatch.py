@@ -73,4 +73,15 @@ class Dispatcher:
             record_intent=record_intent,
             shared=self._shared.setdefault(conn.vendor, {}),
         )
-        return await self.registry.get(conn.vendor).run(ctx, config, snaps[0].phase, snaps)
+        updates = await self.registry.get(conn.vendor).run(ctx, config, snaps[0].phase, snaps)
+        return checked(updates, snaps)
+
+
+def checked(updates: object, snaps: list[TaskSnapshot]) -> list[TaskUpdate]:
+    """A connector's answer as the engine can record it: one ``TaskUpdate`` for each task it was
+    given. Anything else is a bug in the connector (TypeError), retried and shown like any other."""
+    if not isinstance(updates, list) or not all(isinstance(u, TaskUpdate) for u in updates):
+        raise TypeError(f"a connector step must return a list of TaskUpdate, not {type(updates).__name__}")
+    if sorted(u.task_id for u in updates) != sorted(s.id for s in snaps):
+        raise TypeError("a connector step must return one update for each task it was given")
+    return updates

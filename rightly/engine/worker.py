@@ -136,11 +136,12 @@ class Worker:
         shown in ``health``, backed off (half a second, doubling to ``max_backoff``) and the loop
         goes on; finished steps' outcomes are kept for the next round meanwhile."""
         stop = stop or asyncio.Event()
-        if self._on_start is not None:
-            await self._on_start()
         try:
             while not stop.is_set():
                 try:
+                    if self._on_start is not None:
+                        await self._on_start()  # supervised too: the database may be away at start
+                        self._on_start = None
                     if await self._cycle(stop, until_done):
                         return
                     self.health.ok(self.clock.now())

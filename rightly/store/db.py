@@ -74,13 +74,14 @@ class Database:
         async with self.sessions() as session:
             yield session
 
-    async def migrate(self) -> None:
+    async def migrate(self, target: str = "head") -> None:
+        """Bring the schema to ``target`` (the newest by default; tests upgrade from older ones)."""
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
                 if self.schema:
                     await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, target)
 
     async def is_current(self) -> bool:
         """True when the schema is at the newest migration (for readiness checks)."""
@@ -110,7 +111,7 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def _upgrade(sync_conn: Any) -> None:
+def _upgrade(sync_conn: Any, target: str) -> None:
     cfg = _alembic_config()
     cfg.attributes["connection"] = sync_conn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, target)

@@ -118,3 +118,34 @@ def test_a_killed_worker_loses_no_deletion(cli_env: dict[str, str], tmp_path: Pa
         proc.terminate()
         proc.wait(10)
     assert os.environ.get("RIGHTLY_LEASE_SECONDS") is None
+
+
+async def test_the_cli_audits_what_it_changes_as_the_local_operator(cli: Cli) -> None:
+    import getpass
+
+    from sqlalchemy import select
+
+    from rightly.settings import Settings
+    from rightly.store.auth_models import AuditEntry
+    from rightly.store.db import Database
+
+    cli.connect().check_returncode()
+    deletion: Any = cli.json("request", "delete", "--user-id", "user-9")
+    env = cli.env
+    settings = Settings(
+        home=Path(env["RIGHTLY_HOME"]),
+        database_url=env.get("RIGHTLY_DATABASE_URL"),
+        database_schema=env.get("RIGHTLY_DATABASE_SCHEMA"),
+    )
+    db = Database(settings.resolved_database_url(), settings.database_schema)
+    try:
+        async with db.session() as s:
+            entries = list((await s.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars())
+    finally:
+        await db.dispose()
+    done = [(e.actor_type, e.actor, e.action, e.outcome) for e in entries]
+    me = f"cli:{getpass.getuser()}"
+    assert ("cli", me, "connection.create", "ok") in done
+    assert ("cli", me, "request.submit", "ok") in done
+    submitted = next(e for e in entries if e.action == "request.submit")
+    assert submitted.target == f"request:{deletion['id']}" and PASSCODE not in str(done)
