@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from rightly.settings import Settings
+from rightly.store.auth_models import AuditEntry
+from rightly.store.db import Database
+from rightly.store.models import Task
 from tests.cli.conftest import Cli
 from tests.conftest import PASSCODE
 
@@ -98,12 +105,11 @@ def test_a_killed_worker_loses_no_deletion(cli_env: dict[str, str], tmp_path: Pa
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # wait until the deletion is recorded as intended (in flight)
-            state: Any = cli.json("request", "show", submitted["id"])
-            if state["integrations"][0]["status"] == "pending":  # leased: the deletion call is on its way
-                break
-            time.sleep(0.05)
+        deadline = time.monotonic() + 60
+        # Watch the database itself (a CLI start takes seconds under load): once the intent to
+        # delete is recorded, the 5-second deletion call is on its way.
+        while time.monotonic() < deadline and not asyncio.run(_intent_recorded(env)):
+            time.sleep(0.02)
         worker.kill()  # SIGKILL: no clean-up, the lease stays behind
         worker.wait(10)
         mid: Any = cli.json("request", "show", submitted["id"])
@@ -120,24 +126,31 @@ def test_a_killed_worker_loses_no_deletion(cli_env: dict[str, str], tmp_path: Pa
     assert os.environ.get("RIGHTLY_LEASE_SECONDS") is None
 
 
-async def test_the_cli_audits_what_it_changes_as_the_local_operator(cli: Cli) -> None:
-    import getpass
-
-    from sqlalchemy import select
-
-    from rightly.settings import Settings
-    from rightly.store.auth_models import AuditEntry
-    from rightly.store.db import Database
-
-    cli.connect().check_returncode()
-    deletion: Any = cli.json("request", "delete", "--user-id", "user-9")
-    env = cli.env
+def _database(env: dict[str, str]) -> Database:
     settings = Settings(
         home=Path(env["RIGHTLY_HOME"]),
         database_url=env.get("RIGHTLY_DATABASE_URL"),
         database_schema=env.get("RIGHTLY_DATABASE_SCHEMA"),
     )
-    db = Database(settings.resolved_database_url(), settings.database_schema)
+    return Database(settings.resolved_database_url(), settings.database_schema)
+
+
+async def _intent_recorded(env: dict[str, str]) -> bool:
+    db = _database(env)
+    try:
+        async with db.session() as s:
+            found = await s.execute(select(Task.id).where(Task.submit_intent_at.is_not(None)))
+            return found.first() is not None
+    finally:
+        await db.dispose()
+
+
+async def test_the_cli_audits_what_it_changes_as_the_local_operator(cli: Cli) -> None:
+    import getpass
+
+    cli.connect().check_returncode()
+    deletion: Any = cli.json("request", "delete", "--user-id", "user-9")
+    db = _database(cli.env)
     try:
         async with db.session() as s:
             entries = list((await s.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars())
