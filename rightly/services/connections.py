@@ -22,6 +22,7 @@ from rightly.engine.dispatch import connection_config
 from rightly.services import audit
 from rightly.services.audit import Actor
 from rightly.services.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from rightly.services.requests import cancel_open_tasks
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection, Task
 
@@ -193,18 +194,23 @@ async def get_connection(session: AsyncSession, name_or_id: str) -> Connection:
     return conn
 
 
+async def _existing(
+    session: AsyncSession, actor: Actor, action: str, name_or_id: str, now: float
+) -> Connection:
+    """The connection an action is about; a missing one is audited as that action's failure."""
+    try:
+        return await get_connection(session, name_or_id)
+    except NotFound as exc:
+        await audit.failure(session, actor, action, audit.target("connection", name_or_id), now, exc)
+        raise
+
+
 async def test_connection(
     session: AsyncSession, rt: Runtime, actor: Actor, name_or_id: str
 ) -> tuple[Connection, Validation]:
     """Check a saved connection with its vendor now; its health shows the result."""
     now = rt.clock.now()
-    try:
-        conn = await get_connection(session, name_or_id)
-    except NotFound as exc:
-        await audit.failure(
-            session, actor, "connection.test", audit.target("connection", name_or_id), now, exc
-        )
-        raise
+    conn = await _existing(session, actor, "connection.test", name_or_id, now)
     validation = await _validate(rt, connection_config(conn, rt.registry, rt.secrets))
     conn.health = ConnectionHealth.OK if validation.ok else ConnectionHealth.FAILING
     conn.health_detail = validation.summary
@@ -302,16 +308,8 @@ async def remove_connection(
     session: AsyncSession, rt: Runtime, actor: Actor, name_or_id: str
 ) -> tuple[Connection, int]:
     """Remove a connection; its unfinished tasks are canceled (their evidence stays)."""
-    from rightly.services.requests import cancel_open_tasks  # sibling service; avoids an import cycle
-
     now = rt.clock.now()
-    try:
-        conn = await get_connection(session, name_or_id)
-    except NotFound as exc:
-        await audit.failure(
-            session, actor, "connection.remove", audit.target("connection", name_or_id), now, exc
-        )
-        raise
+    conn = await _existing(session, actor, "connection.remove", name_or_id, now)
     canceled = await cancel_open_tasks(
         session, Task.connection_id == conn.id, "connection removed", now, rt.events
     )
