@@ -79,8 +79,7 @@ async def confirm(session: AsyncSession, rt: Runtime, token: str) -> Look:
     state = _state(link, req, now)
     target = audit.target("request", req.id)
     if state != VALID or not await links.use(session, link, now):
-        state = state if state != VALID else USED
-        await session.rollback()
+        state = state if state != VALID else USED  # nothing was changed: no rollback needed
         audit.record(
             session, PERSON, "request.verify", target, now, "refused", message=f"the link is {state}"
         )

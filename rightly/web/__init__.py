@@ -27,9 +27,12 @@ def web_router() -> APIRouter:
 def mount(app: FastAPI, registry: Registry) -> None:
     """Add the pages (hidden from the OpenAPI schema) and /static to ``app``. The pages find the
     runtime (and its connectors) on ``app.state`` as the API does."""
+    from rightly.web.pages import privacy
     from rightly.web.render import HERE, render
 
     app.include_router(web_router(), include_in_schema=False)
+    app.include_router(privacy.router)  # the privacy center: public, outside authorize_page
+    privacy.redact_tokens()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     async def _sign_in(request: Request, exc: Exception) -> Response:
