@@ -40,6 +40,9 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "new_request_submit": Permission.MANAGE_REQUESTS,
     "cancel_request_submit": Permission.MANAGE_REQUESTS,
     "retry_request_submit": Permission.MANAGE_REQUESTS,
+    "extend_request_submit": Permission.MANAGE_REQUESTS,
+    "approve_request_submit": Permission.MANAGE_REQUESTS,
+    "deny_request_submit": Permission.MANAGE_REQUESTS,
     "connections_page": Permission.READ,
     "connection_page": Permission.READ,
     "new_connection_page": Permission.MANAGE_CONNECTIONS,
@@ -55,6 +58,8 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "tokens_page": Permission.ADMIN,
     "create_token_submit": Permission.ADMIN,
     "revoke_token_submit": Permission.ADMIN,
+    "outbox_page": Permission.ADMIN,  # messages to people: read by super admins only
+    "outbox_message_page": Permission.ADMIN,
 }
 
 
