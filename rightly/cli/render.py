@@ -41,7 +41,11 @@ def request_table(view: dict[str, Any]) -> Table:
     for item in view["integrations"]:
         detail = item.get("error") or item.get("detail") or ""
         table.add_row(item["connection"], styled(item["status"]), detail)
-    due = f"due {view['due_at']} ({view['regulation']})" if view.get("due_at") else "the legal clock starts once verified"
+    due = (
+        f"due {view['due_at']} ({view['regulation']})"
+        if view.get("due_at")
+        else "the legal clock starts once verified"
+    )
     table.caption = f"request status: {view['status']} · created {view['created_at']} · {due}"
     return table
 
