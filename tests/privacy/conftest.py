@@ -39,4 +39,5 @@ async def papi(
     """The API with mail going to the test's SMTP server; one CleverTap connection."""
     async with open_api(privacy_settings(tmp_path / "home", inbox), clock, emulator_http) as api:
         await api.connect()
+        await api.rt.worker_started()  # queue the recurring sweeps, as a starting worker does
         yield api
