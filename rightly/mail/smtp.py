@@ -97,10 +97,15 @@ async def send(target: SmtpTarget, message: EmailMessage, timeout: float) -> Non
         raise SendFailure(
             _safe(f"the mail server answered {exc.code}: {exc.message}", recipient), permanent
         ) from None
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError, TimeoutError) as exc:
         words = str(exc) or type(exc).__name__
         raise SendFailure(
             _safe(f"could not reach {target.host}:{target.port}: {words}", recipient), False
+        ) from None
+    except aiosmtplib.SMTPException as exc:
+        words = str(exc) or type(exc).__name__
+        raise SendFailure(
+            _safe(f"the mail server {target.host}:{target.port}: {words}", recipient), False
         ) from None
 
 
