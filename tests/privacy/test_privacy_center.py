@@ -346,3 +346,29 @@ async def test_a_message_that_cannot_be_sent_says_why_without_the_address(
                 and job.status == "pending"
                 and "could not reach" in message.last_error
             )
+
+
+async def test_cors_opens_only_the_public_api_to_the_configured_origins(
+    tmp_path: Path, clock: FakeClock, emulator_http: httpx.AsyncClient
+) -> None:
+    settings = privacy_settings(tmp_path / "home", None, privacy_cors_origins="https://shop.example")
+    async with open_api(settings, clock, emulator_http) as api:
+        await api.connect()
+        preflight = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+        ok = await api.client.options("/api/v1/privacy/requests", headers=preflight)
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://shop.example"
+        other = await api.client.options(
+            "/api/v1/privacy/requests", headers=preflight | {"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+        staff = await api.client.options("/api/v1/requests", headers=preflight)
+        assert "access-control-allow-origin" not in staff.headers
+        posted = await api.client.post(
+            "/api/v1/privacy/requests",
+            json={"type": "access", "email": ADA, "location": "eu"},
+            headers={"Origin": "https://shop.example"},
+        )
+        assert (
+            posted.status_code == 202
+            and posted.headers["access-control-allow-origin"] == "https://shop.example"
+        )
