@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,10 +36,34 @@ class Settings(BaseSettings):
     # proxy). Off by default: a stored secret is only ever sent to the vendor.
     allow_custom_base_urls: bool = False
 
+    # The privacy center (the data subject's side): see README "Privacy center and email".
+    # Where people reach this Rightly: the links in emails start with it.
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    organization: str | None = Field(default=None, max_length=200)  # named in pages and emails
+    # smtp://[user:password@]host:port (STARTTLS when offered), smtps://... (implicit TLS). Unset:
+    # messages are kept in the outbox (rightly outbox list, /outbox) instead of sent.
+    smtp_url: str | None = Field(default=None, repr=False)
+    smtp_timeout: float = 30.0
+    mail_from: str = "Rightly <privacy@localhost>"
+    templates: Path | None = None  # a folder whose mail templates replace the built-in ones
+    default_regulation: Literal["gdpr", "ccpa", "other"] = "gdpr"
+    other_deadline_days: int = Field(default=30, ge=1, le=365)
+    other_extension_days: int = Field(default=30, ge=0, le=365)
+    review_requests: bool = False  # verified public requests wait for a request manager
+    # Public submissions: at most so many per client address, and per email, within the window.
+    privacy_window: float = Field(default=3600.0, gt=0, le=2 * 86400)
+    privacy_per_address: int = Field(default=10, ge=1)
+    privacy_per_email: int = Field(default=3, ge=1)
+    privacy_cors_origins: str = ""  # comma-separated origins allowed to POST /api/v1/privacy/requests
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{self.home / 'rightly.db'}"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.privacy_cors_origins.split(",") if o.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -33,6 +33,10 @@ ROUTE_PERMISSIONS: dict[str, Permission | str] = {
     "submit_request": Permission.MANAGE_REQUESTS,  # POST /requests
     "cancel_request": Permission.MANAGE_REQUESTS,  # POST /requests/{id}/cancel
     "retry_request": Permission.MANAGE_REQUESTS,  # POST /requests/{id}/retry
+    "extend_request": Permission.MANAGE_REQUESTS,  # POST /requests/{id}/extend
+    "approve_request": Permission.MANAGE_REQUESTS,  # POST /requests/{id}/approve
+    "deny_request": Permission.MANAGE_REQUESTS,  # POST /requests/{id}/deny
+    "submit_privacy_request": PUBLIC,  # POST /privacy/requests: a person's own request
     "list_audit": Permission.ADMIN,  # GET /audit
     "list_users": Permission.ADMIN,  # GET /users
     "add_user": Permission.ADMIN,  # POST /users

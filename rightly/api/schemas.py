@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from rightly.domain.enums import RequestType
+from rightly.domain.regulations import Location, Regulation
 from rightly.domain.roles import Role
 from rightly.services.errors import InvalidInput
 from rightly.services.requests import normalize_subject
@@ -54,6 +55,60 @@ class RequestCreate(BaseModel):
 
     type: RequestType
     subject: Subject
+    verified: bool = Field(
+        default=False,
+        description="You have checked the subject's identity: the request runs at once. Otherwise a "
+        "request with an email waits for the subject to follow the link sent to it.",
+    )
+    regulation: Regulation | None = Field(
+        default=None, description="gdpr, ccpa or other; it sets the deadline (default: the configured one)"
+    )
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "the request covers six systems"}]}
+    )
+
+    reason: str = Field(min_length=1, max_length=2000, description="told to the person")
+
+    @field_validator("reason")
+    @classmethod
+    def _text(cls, value: str) -> str | None:
+        if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            raise ValueError("must be text")
+        return value
+
+
+class PrivacyRequestCreate(BaseModel):
+    """A person's own request, from a company's own form (the same rules as /privacy)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"type": "access", "email": "ada@example.com", "location": "eu"}],
+        },
+    )
+
+    type: RequestType
+    email: str = Field(min_length=1, max_length=320)
+    location: Location = Field(description="eu (EU, EEA, UK: GDPR), california (CCPA), elsewhere")
+    user_id: str | None = Field(default=None, max_length=256)
+    website: str | None = Field(
+        default=None, max_length=500, description="leave out: a form's hidden field that only robots fill in"
+    )
+
+    @field_validator("email", "user_id")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return plain_text(value)
+
+
+class PrivacyAnswer(BaseModel):
+    """The same answer whatever the email: nothing says whether any system knows it."""
+
+    status: Literal["check_email"] = "check_email"
+    message: str
 
 
 class SubjectOut(BaseModel):
@@ -86,10 +141,19 @@ class RequestOut(BaseModel):
                     "type": "access",
                     "status": "complete",
                     "subject": {"email": "ada@example.com", "user_id": None},
+                    "regulation": "gdpr",
+                    "origin": "staff",
                     "created_at": "2026-01-01T00:00:00Z",
                     "updated_at": "2026-01-01T00:00:02Z",
-                    "due_at": "2026-01-31T00:00:00Z",
+                    "received_at": "2026-01-01T00:00:00Z",
+                    "due_at": "2026-02-01T00:00:00Z",
                     "completed_at": "2026-01-01T00:00:02Z",
+                    "verified_at": "2026-01-01T00:00:00Z",
+                    "verified_by": "intake@example.com",
+                    "extended_at": None,
+                    "extension_reason": None,
+                    "decided_by": None,
+                    "denial_reason": None,
                     "integrations": [
                         {
                             "connection": "clevertap-prod",
@@ -114,10 +178,19 @@ class RequestOut(BaseModel):
     type: str
     status: str
     subject: SubjectOut
+    regulation: str = Field(description="gdpr, ccpa or other: it sets due_at")
+    origin: str = Field(description="staff (made in Rightly) or public (the privacy center)")
     created_at: str | None
     updated_at: str | None
-    due_at: str | None
+    received_at: str | None = Field(description="when the legal clock started (null until verified)")
+    due_at: str | None = Field(description="the legal deadline (null until received)")
     completed_at: str | None
+    verified_at: str | None
+    verified_by: str | None = Field(description='"email link", or who vouched for the identity')
+    extended_at: str | None
+    extension_reason: str | None
+    decided_by: str | None = Field(description="who approved or denied it (the review gate)")
+    denial_reason: str | None
     integrations: list[IntegrationOut]
 
 

@@ -13,14 +13,14 @@ from rightly.domain.clock import Clock, SystemClock
 from rightly.http.budgets import budget_from_url
 from rightly.http.permits import Budget
 from rightly.http.vendor import HttpxVendor, VendorHTTP
-from rightly.services import maintenance
+from rightly.services import maintenance, notifications
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
 
 # Background features: each registers its job kinds, recurring sweeps and event subscriptions.
-FEATURES = (maintenance.register,)
+FEATURES = (maintenance.register, notifications.register)
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from rightly import api, web
 from rightly.api import errors as api_errors
 from rightly.api.auth import API
+from rightly.api.cors import PrivacyCORS
 from rightly.app.runtime import open_runtime
 from rightly.connectors.base import Registry
 from rightly.connectors.builtin import builtin_registry
@@ -75,4 +76,5 @@ def create_app(
         return web.database_busy_page(request)
 
     app.add_exception_handler(OperationalError, database_busy)
+    app.add_middleware(PrivacyCORS, origins=settings.cors_origins)
     return app

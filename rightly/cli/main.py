@@ -10,6 +10,7 @@ import typer
 
 from rightly.cli.common import out, run
 from rightly.cli.connections import connect, connections_app
+from rightly.cli.outbox import outbox_app
 from rightly.cli.requests import request_app
 from rightly.cli.users import serve, token_app, user_app
 from rightly.services.runtime import Runtime
@@ -27,6 +28,7 @@ app.add_typer(connections_app, name="connections")
 app.add_typer(request_app, name="request")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(outbox_app, name="outbox")
 app.command("serve")(serve)
 
 

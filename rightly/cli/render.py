@@ -13,6 +13,10 @@ STATUS_STYLE = {
     "processing": "yellow",
     "pending": "cyan",
     "received": "cyan",
+    "pending_verification": "blue",
+    "pending_review": "blue",
+    "denied": "dim",
+    "closed_unverified": "dim",
     "not_started": "dim",
     "ok": "green",
     "failing": "red",
@@ -37,7 +41,12 @@ def request_table(view: dict[str, Any]) -> Table:
     for item in view["integrations"]:
         detail = item.get("error") or item.get("detail") or ""
         table.add_row(item["connection"], styled(item["status"]), detail)
-    table.caption = f"request status: {view['status']} · created {view['created_at']} · due {view['due_at']}"
+    due = (
+        f"due {view['due_at']} ({view['regulation']})"
+        if view.get("due_at")
+        else "the legal clock starts once verified"
+    )
+    table.caption = f"request status: {view['status']} · created {view['created_at']} · {due}"
     return table
 
 

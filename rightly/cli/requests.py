@@ -7,9 +7,10 @@ import asyncio
 import typer
 from rich.live import Live
 
-from rightly.cli.common import out, print_json, run
+from rightly.cli.common import fail, out, print_json, run
 from rightly.cli.render import records_table, request_table, requests_table
 from rightly.domain.enums import TERMINAL_REQUEST, RequestStatus, RequestType
+from rightly.services import deadlines, review
 from rightly.services import requests as svc
 from rightly.services.audit import Actor
 from rightly.services.runtime import Runtime
@@ -58,14 +59,47 @@ async def wait_for(rt: Runtime, request_id: str, live: bool) -> None:
         await job
 
 
-def _submit(kind: RequestType, email: str | None, user_id: str | None, wait: bool, as_json: bool) -> None:
+VERIFIED = typer.Option(
+    False,
+    "--verified",
+    help="You have checked the person's identity: the request runs at once. Otherwise a request with "
+    "an email waits until the person follows the link Rightly emails them.",
+)
+REGULATION = typer.Option(
+    None, help="gdpr, ccpa or other: it sets the deadline (default: RIGHTLY_DEFAULT_REGULATION)."
+)
+
+
+def _submit(
+    kind: RequestType,
+    email: str | None,
+    user_id: str | None,
+    wait: bool,
+    as_json: bool,
+    verified: bool,
+    regulation: str | None,
+) -> None:
+    if wait and email and not verified:
+        fail(
+            "--wait needs --verified: an unverified request waits for the person to follow the emailed "
+            "link, which may take days. Check their identity and add --verified, or leave out --wait."
+        )
+
     async def body(rt: Runtime) -> None:
         async with rt.db.session() as s:
-            req, _ = await svc.submit(s, rt, Actor.cli(), kind, email, user_id)
-        if not as_json and not wait:
-            out.print(
-                f"submitted {kind.value} request [bold]{req.id}[/bold]; run `rightly worker` to process it"
+            req, _ = await svc.submit(
+                s, rt, Actor.cli(), kind, email, user_id, verified=verified, regulation=regulation
             )
+        if not as_json and not wait:
+            if req.status == RequestStatus.PENDING_VERIFICATION:
+                out.print(
+                    f"submitted {kind.value} request [bold]{req.id}[/bold]: the subject was emailed a link "
+                    "to confirm it, and it runs once they do (`rightly outbox list` without a mail server)"
+                )
+            else:
+                out.print(
+                    f"submitted {kind.value} request [bold]{req.id}[/bold]; run `rightly worker` to process it"
+                )
         if wait:
             await wait_for(rt, req.id, live=not as_json)
         view = await show(rt, req.id, as_json)
@@ -83,9 +117,11 @@ def access(
     ),
     wait: bool = WAIT,
     json_: bool = JSON,
+    verified: bool = VERIFIED,
+    regulation: str | None = REGULATION,
 ) -> None:
     """What does each connected system hold about this person? Looks them up by email and by user ID."""
-    _submit(RequestType.ACCESS, email, user_id, wait, json_)
+    _submit(RequestType.ACCESS, email, user_id, wait, json_, verified, regulation)
 
 
 @request_app.command("delete")
@@ -96,9 +132,11 @@ def delete(
     ),
     wait: bool = WAIT,
     json_: bool = JSON,
+    verified: bool = VERIFIED,
+    regulation: str | None = REGULATION,
 ) -> None:
     """Delete this person's whole record, and (by default) keep checking until it is gone."""
-    _submit(RequestType.DELETION, email, user_id, wait, json_)
+    _submit(RequestType.DELETION, email, user_id, wait, json_, verified, regulation)
 
 
 @request_app.command("show")
@@ -147,5 +185,48 @@ def retry(request_id: str) -> None:
         async with rt.db.session() as s:
             req = await svc.retry(s, rt, Actor.cli(), request_id)
         out.print(f"{req.id}: {req.status}; run `rightly worker` (or use --wait next time) to process it")
+
+    run(body)
+
+
+REASON = typer.Option(..., "--reason", help="Why: the person is told it.")
+
+
+@request_app.command("extend")
+def extend(request_id: str, reason: str = REASON, json_: bool = JSON) -> None:
+    """Extend a request's deadline once, as its regulation allows (GDPR: two more months; CCPA: 45 days)."""
+
+    async def body(rt: Runtime) -> None:
+        async with rt.db.session() as s:
+            req = await deadlines.extend(s, rt, Actor.cli(), request_id, reason)
+        view = svc.request_view(req)
+        if json_:
+            print_json(view)
+        else:
+            out.print(f"{req.id}: now due {view['due_at']}; the person will be told why")
+
+    run(body)
+
+
+@request_app.command("approve")
+def approve(request_id: str) -> None:
+    """Approve a request waiting for review (RIGHTLY_REVIEW_REQUESTS): it runs."""
+
+    async def body(rt: Runtime) -> None:
+        async with rt.db.session() as s:
+            req = await review.approve(s, rt, Actor.cli(), request_id)
+        out.print(f"{req.id}: approved; run `rightly worker` to process it")
+
+    run(body)
+
+
+@request_app.command("deny")
+def deny(request_id: str, reason: str = REASON) -> None:
+    """Deny a request waiting for review, with a reason the person is told."""
+
+    async def body(rt: Runtime) -> None:
+        async with rt.db.session() as s:
+            req = await review.deny(s, rt, Actor.cli(), request_id, reason)
+        out.print(f"{req.id}: denied; the person will be told why")
 
     run(body)

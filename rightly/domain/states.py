@@ -5,7 +5,14 @@
          +------------+-----------+------> canceled
     error / canceled -> pending   (retry)
 
-A request's status is never set directly: it rolls up from its tasks (``rollup``).
+A request's status rolls up from its tasks (``rollup``) once it runs. Before that it has no tasks
+and its status is set by the privacy services:
+
+    pending_verification -> received                 (the link is used, or staff vouch)
+    pending_verification -> pending_review -> received   (under the review gate: approved)
+    pending_verification -> closed_unverified        (7 days without a click)
+    pending_review -> denied                         (a request manager refused, with a reason)
+    pending_verification / pending_review -> canceled
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from collections.abc import Iterable
 from rightly.domain.enums import RequestStatus, TaskStatus
 
 T = TaskStatus
+R = RequestStatus
+_TASKLESS = frozenset({R.PENDING_VERIFICATION, R.PENDING_REVIEW, R.DENIED, R.CLOSED_UNVERIFIED, R.CANCELED})
 ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     T.NOT_STARTED: frozenset({T.PENDING, T.PROCESSING, T.COMPLETE, T.ERROR, T.CANCELED}),
     T.PENDING: frozenset({T.PENDING, T.PROCESSING, T.COMPLETE, T.ERROR, T.CANCELED}),
@@ -40,10 +49,13 @@ def transition(current: str, target: str) -> TaskStatus:
     return dst
 
 
-def rollup(statuses: Iterable[str]) -> RequestStatus:
-    """A request's status from its tasks' statuses."""
+def rollup(statuses: Iterable[str], current: str | None = None) -> RequestStatus:
+    """A request's status from its tasks' statuses. A request without tasks keeps ``current``
+    when that is a status set before (or instead of) running: held, denied, closed unverified."""
     seen = [TaskStatus(s) for s in statuses]
     if not seen:
+        if current in _TASKLESS:
+            return RequestStatus(current)
         return RequestStatus.RECEIVED
     if all(s is T.CANCELED for s in seen):
         return RequestStatus.CANCELED

@@ -5,12 +5,24 @@ is lost (the transactional outbox pattern).
 
 Events and their data (ids only: never personal data, never a secret):
 
-    request.received      {request_id}            a request will run (staff-made, or verified)
+    request.received      {request_id}            the legal clock started: a staff-made request (made
+                                                  verified, or verified later), or a privacy-center
+                                                  request whose email was verified. It runs now, or
+                                                  under the review gate once approved
+    request.verified      {request_id}            the person used the verification link
+    request.approved      {request_id}            a request manager approved it (the review gate)
+    request.denied        {request_id}            a request manager denied it, with a reason
+    request.extended      {request_id}            its deadline was extended (once), with a reason
+    request.overdue       {request_id}            its deadline passed while it was unfinished
+    request.closed_unverified {request_id}        nobody used the verification link within 7 days
     request.completed     {request_id}            every integration finished well
     request.failed        {request_id}            finished, at least one integration in error
-    request.canceled      {request_id}
+    request.canceled      {request_id}            (also a request canceled before it ran)
     integration.failed    {request_id, task_id, connection_id}
     connection.unhealthy  {connection_id}
+
+The privacy center's messages to the person (``rightly.services.notifications``) are driven by
+request.received, .extended, .completed, .denied and .closed_unverified.
 """
 
 from __future__ import annotations

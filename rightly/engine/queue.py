@@ -324,7 +324,7 @@ async def refresh_requests(
             statuses[request_id].append(task_status)
     changed: list[dict[str, Any]] = []
     for request_id, status in old.items():
-        new = rollup(statuses[request_id])
+        new = rollup(statuses[request_id], status)
         if new != status:
             done = new in TERMINAL_REQUEST
             changed.append(

@@ -12,18 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rightly.domain.clock import iso
-from rightly.domain.enums import TERMINAL_REQUEST, RequestType, TaskStatus
+from rightly.domain.enums import HELD_REQUEST, TERMINAL_REQUEST, RequestStatus, RequestType, TaskStatus
+from rightly.domain.regulations import Regulation
 from rightly.domain.work import DONE, TaskSnapshot
 from rightly.engine.dispatch import connection_config
 from rightly.engine.events import Events
 from rightly.engine.queue import refresh_requests
-from rightly.services import audit
+from rightly.services import audit, deadlines, verification
 from rightly.services.audit import Actor
 from rightly.services.errors import Conflict, InvalidInput, NotFound
+from rightly.services.planning import plan_tasks
 from rightly.services.runtime import Runtime
-from rightly.store.models import Connection, Request, Task
-
-LEGAL_DEADLINE_DAYS = 30  # GDPR's one month; CCPA allows 45 days
+from rightly.store.models import Request, Task
 
 
 def normalize_subject(email: str | None, user_id: str | None) -> tuple[str | None, str | None]:
@@ -53,22 +53,41 @@ async def submit(
     user_id: str | None,
     *,
     idempotency_key: str | None = None,
+    verified: bool = True,
+    regulation: str | None = None,
 ) -> tuple[Request, bool]:
     """Create a request and its tasks. Returns (request, created); an idempotency key seen before
-    returns the earlier request and creates nothing (and says so in the audit trail)."""
+    returns the earlier request and creates nothing (and says so in the audit trail).
+
+    ``verified``: the person making it vouches for the subject's identity. When not, and there is
+    an email, the request is held (``pending_verification``, no tasks) and the subject gets the
+    verification email (``rightly.services.verification``); without an email there is nothing to
+    verify, and the request runs on the maker's word. ``regulation``: gdpr, ccpa or other (default:
+    RIGHTLY_DEFAULT_REGULATION); it sets the deadline."""
     now = rt.clock.now()
-    detail = {"type": str(kind)}
+    detail: dict[str, object] = {"type": str(kind)}
     try:
         kind = RequestType(kind)
         email, user_id = normalize_subject(email, user_id)
+        reg = deadlines.regulation_for(rt.settings, regulation)
+        hold = not verified and email is not None
+        detail |= {
+            "regulation": reg.value,
+            "verified": "by the maker" if verified else ("pending" if hold else "no email to verify"),
+        }
         if idempotency_key:
             earlier = await _replayed(session, actor, kind, email, user_id, idempotency_key, now)
             if earlier is not None:
                 return earlier, False
-        req = await _create(session, rt, actor, kind, email, user_id, idempotency_key, now)
+        req = await _create(session, rt, actor, kind, email, user_id, idempotency_key, now, reg, hold)
         await session.flush()
         audit.record(session, actor, "request.submit", audit.target("request", req.id), now, detail=detail)
-        await rt.emit(session, "request.received", {"request_id": req.id})
+        if hold:
+            await verification.send_link(session, rt, req, now)
+        else:
+            if verified:
+                req.verified_at, req.verified_by = now, actor.name
+            await rt.emit(session, "request.received", {"request_id": req.id})
         await rt.work_queued(session)
         await session.commit()
     except IntegrityError:
@@ -122,45 +141,28 @@ async def _create(
     user_id: str | None,
     idempotency_key: str | None,
     now: float,
+    regulation: Regulation,
+    hold: bool,
 ) -> Request:
-    """The request and one task per live connection, each planned by its connector."""
-    conns = list(
-        (
-            await session.execute(
-                select(Connection).where(Connection.removed_at.is_(None)).order_by(Connection.name)
-            )
-        ).scalars()
-    )
-    if not conns:
+    """The request and (unless held for verification) one task per live connection."""
+    tasks = [] if hold else await plan_tasks(session, rt, kind, email, user_id, now)
+    if not hold and not tasks:
         raise InvalidInput(
             "no connection is configured: connect an integration first (rightly connect --help)"
         )
-    tasks = []
-    for conn in conns:
-        config = connection_config(conn, rt.registry, rt.secrets)
-        plan = rt.registry.get(conn.vendor).plan(config, kind, email, user_id)
-        tasks.append(
-            Task(
-                connection=conn,
-                status=TaskStatus.NOT_STARTED,
-                phase=plan.phase,
-                priority=int(rt.registry.priority(conn.vendor, plan.phase)),
-                next_run_at=now + min(plan.delay, rt.settings.deletion_batch_window),
-                state=plan.state,
-                created_at=now,
-                updated_at=now,
-            )
-        )
     req = Request(
         type=kind.value,
-        status="received",
+        status=RequestStatus.PENDING_VERIFICATION if hold else RequestStatus.RECEIVED,
         email=email,
         user_id=user_id,
         idempotency_key=idempotency_key,
         submitted_by=actor.name,
         created_at=now,
         updated_at=now,
-        due_at=now + LEGAL_DEADLINE_DAYS * 86400,
+        regulation=regulation.value,
+        origin="staff",
+        received_at=None if hold else now,
+        due_at=deadlines.provisional_due(rt.settings, regulation, now),
         tasks=tasks,
     )
     session.add(req)
@@ -225,6 +227,12 @@ async def cancel(session: AsyncSession, rt: Runtime, actor: Actor, request_id: s
     except (NotFound, Conflict) as exc:
         await audit.failure(session, actor, "request.cancel", target, now, exc)
         raise
+    if req.status in HELD_REQUEST:  # not running yet: no tasks to cancel
+        req.status, req.completed_at, req.updated_at = RequestStatus.CANCELED, now, now
+        audit.record(session, actor, "request.cancel", target, now, detail={"canceled_tasks": 0})
+        await rt.emit(session, "request.canceled", {"request_id": req.id})
+        await session.commit()
+        return await get_request(session, req.id)
     canceled = await cancel_open_tasks(session, Task.request_id == req.id, "canceled", now, rt.events)
     audit.record(session, actor, "request.cancel", target, now, detail={"canceled_tasks": canceled})
     await session.commit()
@@ -330,10 +338,19 @@ def request_view(req: Request) -> dict[str, Any]:
         "type": req.type,
         "status": req.status,
         "subject": {"email": req.email, "user_id": req.user_id},
+        "regulation": req.regulation,
+        "origin": req.origin,
         "created_at": iso(req.created_at),
         "updated_at": iso(req.updated_at),
-        "due_at": iso(req.due_at),
+        "received_at": iso(req.received_at),
+        "due_at": iso(req.due_at) if req.received_at is not None else None,
         "completed_at": iso(req.completed_at),
+        "verified_at": iso(req.verified_at),
+        "verified_by": req.verified_by,
+        "extended_at": iso(req.extended_at),
+        "extension_reason": req.extension_reason,
+        "decided_by": req.decided_by,
+        "denial_reason": req.denial_reason,
         "integrations": [task_view(t) for t in req.tasks],
     }
 

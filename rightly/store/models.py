@@ -45,7 +45,12 @@ class Connection(Base):
 
 
 class Request(Base):
-    """One subject's access or deletion request."""
+    """One subject's access or deletion request.
+
+    Personal data: ``email`` and ``user_id`` (and the recipient of its messages, in ``messages``)
+    are the only places the subject's identifiers are kept. ``due_at`` is the legal deadline once
+    the clock runs (``received_at`` set); before that (pending verification) it holds a provisional
+    value that no view shows."""
 
     __tablename__ = "requests"
 
@@ -60,6 +65,19 @@ class Request(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     due_at: Mapped[float] = mapped_column(Float)
     completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The privacy center (migration 0007).
+    regulation: Mapped[str] = mapped_column(String(10), default="other")  # gdpr, ccpa, other
+    origin: Mapped[str] = mapped_column(String(10), default="staff")  # staff, public
+    received_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the legal clock starts
+    verified_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    verified_by: Mapped[str | None] = mapped_column(String(320), nullable=True)  # "email link" or staff
+    reminded_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # verification reminder
+    extended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    extension_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the review gate
+    decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    denial_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    overdue_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # request.overdue emitted
 
     tasks: Mapped[list[Task]] = relationship(back_populates="request", order_by="Task.created_at")
 

@@ -16,10 +16,10 @@ from rightly.web.security import PageForbidden, SignInRequired, authorize_page, 
 
 def web_router() -> APIRouter:
     """Every page and form, behind ``authorize_page`` (permissions, then CSRF)."""
-    from rightly.web.pages import admin, connection_removal, connections, requests, session, tokens
+    from rightly.web.pages import admin, connection_removal, connections, outbox, requests, session, tokens
 
     web = APIRouter(dependencies=[Depends(authorize_page)])
-    for module in (session, requests, connection_removal, connections, admin, tokens):
+    for module in (session, requests, connection_removal, connections, admin, tokens, outbox):
         web.include_router(module.router)
     return web
 
@@ -27,9 +27,12 @@ def web_router() -> APIRouter:
 def mount(app: FastAPI, registry: Registry) -> None:
     """Add the pages (hidden from the OpenAPI schema) and /static to ``app``. The pages find the
     runtime (and its connectors) on ``app.state`` as the API does."""
+    from rightly.web.pages import privacy
     from rightly.web.render import HERE, render
 
     app.include_router(web_router(), include_in_schema=False)
+    app.include_router(privacy.router)  # the privacy center: public, outside authorize_page
+    privacy.redact_tokens()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     async def _sign_in(request: Request, exc: Exception) -> Response:

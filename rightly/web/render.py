@@ -30,6 +30,10 @@ NOTICES = {
     "invited": "User added.",
     "user-updated": "User updated.",
     "token-revoked": "Token revoked: it no longer opens the API.",
+    "verification-sent": "Request saved; the subject was emailed a link to confirm it. It runs once they do.",
+    "extended": "Deadline extended; the person is told why and the new deadline.",
+    "approved": "Approved: the request runs against every connection.",
+    "denied": "Denied; the person is told the reason.",
 }
 
 

@@ -40,6 +40,9 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "new_request_submit": Permission.MANAGE_REQUESTS,
     "cancel_request_submit": Permission.MANAGE_REQUESTS,
     "retry_request_submit": Permission.MANAGE_REQUESTS,
+    "extend_request_submit": Permission.MANAGE_REQUESTS,
+    "approve_request_submit": Permission.MANAGE_REQUESTS,
+    "deny_request_submit": Permission.MANAGE_REQUESTS,
     "connections_page": Permission.READ,
     "connection_page": Permission.READ,
     "new_connection_page": Permission.MANAGE_CONNECTIONS,
@@ -55,6 +58,16 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "tokens_page": Permission.ADMIN,
     "create_token_submit": Permission.ADMIN,
     "revoke_token_submit": Permission.ADMIN,
+    # The privacy center (web/pages/privacy.py): public, mounted outside authorize_page (no session,
+    # so no CSRF token: a link's token or the form's throttle is its guard).
+    "privacy_form_page": PUBLIC,
+    "privacy_form_submit": PUBLIC,
+    "privacy_verify_page": PUBLIC,
+    "privacy_verify_submit": PUBLIC,
+    "privacy_results_page": PUBLIC,
+    "privacy_results_file": PUBLIC,
+    "outbox_page": Permission.ADMIN,  # messages to people: read by super admins only
+    "outbox_message_page": Permission.ADMIN,
 }
 
 

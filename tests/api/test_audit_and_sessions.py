@@ -152,7 +152,11 @@ async def test_no_response_log_line_or_audit_entry_holds_the_passcode(
     await api.call("GET", "/connections")
     await api.call("GET", f"/connections/{conn['id']}")
     req = (
-        await api.call("POST", "/requests", json={"type": "access", "subject": {"email": "ada@example.com"}})
+        await api.call(
+            "POST",
+            "/requests",
+            json={"type": "access", "subject": {"email": "ada@example.com"}, "verified": True},
+        )
     ).json()
     await api.work()
     await api.call("GET", f"/requests/{req['id']}")

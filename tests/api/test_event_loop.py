@@ -24,7 +24,7 @@ from tests.conftest import PASSCODE, PROJECT, REGION
 from tests.sqlite_lock import write_lock
 
 ADMIN, PASSWORD = "admin@example.com", "correct horse battery staple"
-ACCESS = {"type": "access", "subject": {"email": "ada@example.com", "user_id": "user-42"}}
+ACCESS = {"type": "access", "subject": {"email": "ada@example.com", "user_id": "user-42"}, "verified": True}
 LOCK_SECONDS = 8.0
 MARGIN = 2.0
 
@@ -123,7 +123,7 @@ async def test_a_locked_database_holds_up_one_request_never_the_process(
     connection = {"name": "ct", "project_id": PROJECT, "passcode": PASSCODE, "region": REGION}
     created = await http.post("/api/v1/connections", json=connection | {"api_base_url": served.emulator})
     assert created.status_code == 201, created.text
-    form = {"type": "access", "email": "grace@example.com", "user_id": ""}
+    form = {"type": "access", "email": "grace@example.com", "user_id": "", "verified": "true"}
     form["csrf"] = session_csrf(http.cookies["rightly_session"])
 
     with write_lock(served.home / "rightly.db", LOCK_SECONDS) as holder:

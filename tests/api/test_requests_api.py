@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from rightly.store.models import Request
 from tests.api.conftest import CONNECTION, Api
 
-ACCESS = {"type": "access", "subject": {"email": "ada@example.com", "user_id": "user-42"}}
+ACCESS = {"type": "access", "subject": {"email": "ada@example.com", "user_id": "user-42"}, "verified": True}
 
 
 async def _count(api: Api) -> int:
@@ -57,7 +57,11 @@ async def test_list_filters_and_pagination(api: Api) -> None:
     for i in range(7):
         api.rt.clock.advance(1)  # type: ignore[attr-defined]
         kind = "access" if i % 2 else "deletion"
-        await api.call("POST", "/requests", json={"type": kind, "subject": {"email": f"p{i}@example.com"}})
+        await api.call(
+            "POST",
+            "/requests",
+            json={"type": kind, "subject": {"email": f"p{i}@example.com"}, "verified": True},
+        )
     page = (await api.call("GET", "/requests?limit=3&offset=0")).json()
     assert page["total"] == 7 and len(page["items"]) == 3 and page["limit"] == 3
     seen = [r["id"] for r in page["items"]]

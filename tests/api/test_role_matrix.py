@@ -9,12 +9,15 @@ import pytest
 
 from rightly.api.auth import ROUTE_PERMISSIONS
 from rightly.app.web import create_app
+from rightly.domain.enums import RequestStatus
 from rightly.domain.roles import MATRIX, Permission, Role
 from rightly.faces.auth import PUBLIC
 from rightly.settings import Settings
+from rightly.store.models import Request
 from tests.api.conftest import CONNECTION, Api
 
-# operation id -> (method, path, body); {conn}, {conn_rm}, {req} (complete), {open} (a deletion in progress), {user}, {token} and {role} are filled in.
+# operation id -> (method, path, body); {conn}, {conn_rm}, {req} (complete), {open} and {running} (deletions
+# in progress), {review} and {review2} (waiting for review), {user}, {token} and {role} are filled in.
 CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "me": ("GET", "/me", None),
     "list_connections": ("GET", "/connections", None),
@@ -29,6 +32,9 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "submit_request": ("POST", "/requests", {"type": "access", "subject": {"user_id": "user-{role}"}}),
     "cancel_request": ("POST", "/requests/{open}/cancel", None),
     "retry_request": ("POST", "/requests/{open}/retry", None),
+    "extend_request": ("POST", "/requests/{running}/extend", {"reason": "six systems to search"}),
+    "approve_request": ("POST", "/requests/{review}/approve", None),
+    "deny_request": ("POST", "/requests/{review2}/deny", {"reason": "not the account holder"}),
     "list_audit": ("GET", "/audit", None),
     "list_users": ("GET", "/users", None),
     "add_user": ("POST", "/users", {"email": "new-{role}@example.com", "role": "viewer"}),
@@ -60,8 +66,16 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
 async def _setup(api: Api) -> dict[str, str]:
     conn = await api.connect()
     conn_rm = await api.connect(name="to-remove")
-    r = await api.call("POST", "/requests", json={"type": "access", "subject": {"email": "ada@example.com"}})
+    r = await api.call(
+        "POST",
+        "/requests",
+        json={"type": "access", "subject": {"email": "ada@example.com"}, "verified": True},
+    )
     r_open = await api.call("POST", "/requests", json={"type": "deletion", "subject": {"user_id": "user-7"}})
+    running = await api.call(
+        "POST", "/requests", json={"type": "deletion", "subject": {"user_id": "user-42"}}
+    )
+    review = [await _waiting_for_review(api) for _ in range(2)]
     await api.work()
     r2 = await api.call("POST", "/users", json={"email": "someone@example.com", "role": "viewer"})
     r3 = await api.call("POST", "/tokens", json={"user": "someone@example.com"})
@@ -70,9 +84,23 @@ async def _setup(api: Api) -> dict[str, str]:
         "conn_rm": conn_rm["id"],
         "req": r.json()["id"],
         "open": r_open.json()["id"],
+        "running": running.json()["id"],
+        "review": review[0],
+        "review2": review[1],
         "user": r2.json()["id"],
         "token": r3.json()["id"],
     }
+
+
+async def _waiting_for_review(api: Api) -> str:
+    """A request held by the review gate (made directly: the gate's own tests take the public way)."""
+    r = await api.call("POST", "/requests", json={"type": "access", "subject": {"email": "ada@example.com"}})
+    async with api.rt.db.session() as s:
+        req = await s.get(Request, r.json()["id"])
+        assert req is not None and req.status == RequestStatus.PENDING_VERIFICATION
+        req.status, req.received_at = RequestStatus.PENDING_REVIEW, api.rt.clock.now()
+        await s.commit()
+    return str(r.json()["id"])
 
 
 @pytest.mark.parametrize("operation", PROTECTED)
@@ -135,7 +163,7 @@ async def test_revoked_token_and_disabled_user_are_refused(api: Api) -> None:
 
 async def test_role_change_takes_effect_at_once(api: Api) -> None:
     await api.connect()
-    body = {"type": "access", "subject": {"email": "ada@example.com"}}
+    body = {"type": "access", "subject": {"email": "ada@example.com"}, "verified": True}
     assert (await api.call("POST", "/requests", Role.VIEWER, json=body)).status_code == 403
     viewer = (await api.call("GET", "/me", Role.VIEWER)).json()
     await api.call("PATCH", f"/users/{viewer['id']}", json={"role": "request_manager"})

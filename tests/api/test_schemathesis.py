@@ -141,7 +141,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     try:
         r = svc.request(method="POST", url="/api/v1/connections", json=CONNECTION, headers=svc.headers)
         assert r.status_code == 201, r.text
-        body = {"type": "access", "subject": {"email": "ada@example.com"}}
+        body = {"type": "access", "subject": {"email": "ada@example.com"}, "verified": True}
         r = svc.request(method="POST", url="/api/v1/requests", json=body, headers=svc.headers)
         assert r.status_code == 201, r.text
         yield svc

@@ -53,7 +53,7 @@ def test_access_and_deletion_through_the_cli(cli: Cli) -> None:
     assert conn["name"] == "ct" and conn["health"] == "ok"
 
     access: Any = cli.json(
-        "request", "access", "--email", "ada@example.com", "--user-id", "user-42", "--wait"
+        "request", "access", "--email", "ada@example.com", "--user-id", "user-42", "--wait", "--verified"
     )
     assert access["status"] == "complete"
     (item,) = access["integrations"]
@@ -61,11 +61,11 @@ def test_access_and_deletion_through_the_cli(cli: Cli) -> None:
     assert set(access) >= {"id", "type", "status", "subject", "created_at", "integrations"}
     assert set(item) >= {"connection", "status", "detail", "records", "error"}
 
-    deletion: Any = cli.json("request", "delete", "--email", "grace@example.com", "--wait")
+    deletion: Any = cli.json("request", "delete", "--email", "grace@example.com", "--wait", "--verified")
     (item,) = deletion["integrations"]
     assert (deletion["status"], item["detail"]) == ("complete", "deletion verified")
 
-    again: Any = cli.json("request", "access", "--email", "grace@example.com", "--wait")
+    again: Any = cli.json("request", "access", "--email", "grace@example.com", "--wait", "--verified")
     assert again["integrations"][0]["detail"] == "no records found"
 
     shown: Any = cli.json("request", "show", deletion["id"])

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -64,8 +65,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def live_server(home: Path, emulator: EmulatorState, clock: ShiftableClock) -> Iterator[Live]:
-    settings = Settings(home=home, secret_key="test-key", deletion_batch_window=0.0)
+def live_server(home: Path, emulator: EmulatorState, clock: ShiftableClock, **more: Any) -> Iterator[Live]:
+    """``more``: further settings (a mail server, say); the links in emails point at this server."""
+    port = _free_port()
+    settings = Settings(
+        home=home,
+        secret_key="test-key",
+        deletion_batch_window=0.0,
+        public_url=f"http://127.0.0.1:{port}",
+        **more,
+    )
 
     @asynccontextmanager
     async def runtime_factory(s: Settings) -> AsyncIterator[Runtime]:
@@ -82,7 +91,6 @@ def live_server(home: Path, emulator: EmulatorState, clock: ShiftableClock) -> I
             yield rt
 
     app = create_app(settings, runtime_factory=runtime_factory)
-    port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="rightly-live-server", daemon=True)
     thread.start()

@@ -89,6 +89,7 @@ def submit(page: Page, kind: str, email: str = "", user_id: str = "") -> None:
     page.get_by_label(re.compile(f"{kind.capitalize()}: ")).check()
     page.get_by_label("Subject's email").fill(email)
     page.get_by_label("Subject's user ID").fill(user_id)
+    page.get_by_label("I have verified the person's identity").check()
     page.get_by_role("button", name="Submit request").click()
     expect(page.get_by_text("Request submitted")).to_be_visible()
 

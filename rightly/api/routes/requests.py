@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Response
@@ -12,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from rightly.api.errors import CONFLICT, NOT_FOUND
-from rightly.api.schemas import Page, RequestCreate, RequestOut, ResultRecord, Results
+from rightly.api.schemas import Page, Reason, RequestCreate, RequestOut, ResultRecord, Results
 from rightly.domain.enums import RequestStatus, RequestType
 from rightly.faces.auth import Principal
+from rightly.faces.results import results_csv
+from rightly.services import deadlines, review
 from rightly.services import requests as svc
 from rightly.services.errors import Conflict
 from rightly.services.runtime import Runtime
@@ -42,6 +41,9 @@ async def submit_request(
                 "value": {"type": "access", "subject": {"email": "ada@example.com", "user_id": "user-42"}}
             },
             "deletion": {"value": {"type": "deletion", "subject": {"email": "ada@example.com"}}},
+            "verified": {
+                "value": {"type": "access", "subject": {"email": "ada@example.com"}, "verified": True}
+            },
         }
     ),
     idempotency_key: str | None = Header(
@@ -59,6 +61,8 @@ async def submit_request(
         data.subject.email,
         data.subject.user_id,
         idempotency_key=idempotency_key,
+        verified=data.verified,
+        regulation=data.regulation.value if data.regulation else None,
     )
     if not created:
         response.status_code = 200
@@ -106,6 +110,53 @@ async def cancel_request(
 
 
 @router.post(
+    "/{request_id}/extend",
+    response_model=RequestOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Extend a request's deadline once, as its regulation allows; the person is told the reason",
+)
+async def extend_request(
+    request_id: str,
+    data: Reason,
+    session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
+    principal: Principal = PrincipalDep,
+) -> RequestOut:
+    return _out(await deadlines.extend(session, rt, principal.actor, request_id, data.reason))
+
+
+@router.post(
+    "/{request_id}/approve",
+    response_model=RequestOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Approve a request waiting for review (RIGHTLY_REVIEW_REQUESTS): it runs",
+)
+async def approve_request(
+    request_id: str,
+    session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
+    principal: Principal = PrincipalDep,
+) -> RequestOut:
+    return _out(await review.approve(session, rt, principal.actor, request_id))
+
+
+@router.post(
+    "/{request_id}/deny",
+    response_model=RequestOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Deny a request waiting for review, with a reason the person is told",
+)
+async def deny_request(
+    request_id: str,
+    data: Reason,
+    session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
+    principal: Principal = PrincipalDep,
+) -> RequestOut:
+    return _out(await review.deny(session, rt, principal.actor, request_id, data.reason))
+
+
+@router.post(
     "/{request_id}/retry",
     response_model=RequestOut,
     responses={**NOT_FOUND, **CONFLICT},
@@ -149,27 +200,8 @@ async def request_results(
     ]
     if format == "csv":
         return Response(
-            _csv(records),
+            results_csv((r.connection, r.record) for r in records),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{req.id}.csv"'},
         )
     return Results(request_id=req.id, status=req.status, records=records)
-
-
-def _csv(records: list[ResultRecord]) -> str:
-    """One row per record: the connection, then each top-level field (nested values as JSON)."""
-    columns: list[str] = []
-    for r in records:
-        columns += [k for k in r.record if k not in columns]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["connection", *columns])
-    for r in records:
-        writer.writerow([_cell(r.connection), *(_cell(r.record.get(c)) for c in columns)])
-    return buf.getvalue()
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    # A spreadsheet would run a cell starting with one of these as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

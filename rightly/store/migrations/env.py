@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from rightly.store import auth_models  # noqa: F401  (users, credentials, audit: same metadata)
+from rightly.store import auth_models, privacy_models  # noqa: F401  (same metadata)
 from rightly.store.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from rightly.domain.enums import TERMINAL_REQUEST, RequestStatus, RequestType, TaskStatus
+from rightly.domain.enums import CLOCK_RUNNING, TERMINAL_REQUEST, RequestStatus, RequestType, TaskStatus
+from rightly.domain.regulations import LABELS, Regulation
 from rightly.faces.auth import Principal, runtime_of
-from rightly.services import audit
+from rightly.services import audit, deadlines, messages, review
 from rightly.services import requests as svc
 from rightly.services.errors import NotFound, ServiceError
 from rightly.store.models import Task
@@ -72,28 +73,61 @@ async def requests_table_fragment(request: Request) -> Response:
     return render(request, "_requests_live.html", **await _requests_context(request))
 
 
+def _regulations(request: Request) -> list[tuple[str, str]]:
+    default = runtime_of(request).settings.default_regulation
+    return [(r.value, LABELS[r] + (" (the default)" if r.value == default else "")) for r in Regulation]
+
+
 @router.get("/requests/new")
 async def new_request_page(request: Request) -> Response:
-    return render(request, "request_new.html", form={"type": "access", "email": "", "user_id": ""})
+    form = {
+        "type": "access",
+        "email": "",
+        "user_id": "",
+        "regulation": runtime_of(request).settings.default_regulation,
+        "verified": False,
+    }
+    return render(request, "request_new.html", form=form, regulations=_regulations(request))
 
 
 @router.post("/requests/new")
 async def new_request_submit(request: Request) -> Response:
     form = await request.form()
-    data = {k: str(form.get(k) or "").strip() for k in ("type", "email", "user_id")}
+    data: dict[str, Any] = {
+        k: str(form.get(k) or "").strip() for k in ("type", "email", "user_id", "regulation")
+    }
+    data["verified"] = form.get("verified") == "true"
+    regulations = _regulations(request)
     if data["type"] not in set(RequestType):
-        return render(request, "request_new.html", 422, form=data, error="Choose access or deletion.")
+        return render(
+            request,
+            "request_new.html",
+            422,
+            form=data,
+            regulations=regulations,
+            error="Choose access or deletion.",
+        )
     rt = runtime_of(request)
     principal = _principal(request)
 
     async with rt.db.session() as s:
         try:
             req, _ = await svc.submit(
-                s, rt, principal.actor, data["type"], data["email"] or None, data["user_id"] or None
+                s,
+                rt,
+                principal.actor,
+                data["type"],
+                data["email"] or None,
+                data["user_id"] or None,
+                verified=data["verified"],
+                regulation=data["regulation"] or None,
             )
         except ServiceError as exc:
-            return render(request, "request_new.html", 422, form=data, error=str(exc))
-    return RedirectResponse(f"/requests/{req.id}?notice=submitted", status_code=303)
+            return render(
+                request, "request_new.html", 422, form=data, regulations=regulations, error=str(exc)
+            )
+    notice = "submitted" if req.status != RequestStatus.PENDING_VERIFICATION else "verification-sent"
+    return RedirectResponse(f"/requests/{req.id}?notice={notice}", status_code=303)
 
 
 def _vendor_calls(entries: list[dict[str, Any]], task: Task) -> list[dict[str, Any]]:
@@ -117,7 +151,15 @@ async def _request_context(request: Request, request_id: str) -> dict[str, Any]:
         for t in req.tasks
     ]
     open_ = req.status not in TERMINAL_REQUEST
+    async with rt.db.session() as s:
+        sent, _ = await messages.list_messages(s, request_id=req.id, limit=50)
     return {
+        "messages": sent,
+        "can_extend": req.extended_at is None and req.status in CLOCK_RUNNING and req.received_at is not None,
+        "can_review": req.status == RequestStatus.PENDING_REVIEW,
+        "regulation_label": LABELS.get(Regulation(req.regulation), req.regulation)
+        if req.regulation in set(Regulation)
+        else req.regulation,
         "req": req,
         "tasks": tasks,
         "timeline": timeline,
@@ -161,6 +203,43 @@ async def _act(request: Request, request_id: str, action: str) -> Response:
             )
     notice = "canceled" if action == "cancel" else "retried"
     return RedirectResponse(f"/requests/{request_id}?notice={notice}", status_code=303)
+
+
+async def _decide(request: Request, request_id: str, action: str) -> Response:
+    """Extend, approve or deny: the service call, or the error page saying why not."""
+    form = await request.form()
+    reason = str(form.get("reason") or "")
+    rt = runtime_of(request)
+    actor = _principal(request).actor
+    async with rt.db.session() as s:
+        try:
+            if action == "extend":
+                await deadlines.extend(s, rt, actor, request_id, reason)
+            elif action == "approve":
+                await review.approve(s, rt, actor, request_id)
+            else:
+                await review.deny(s, rt, actor, request_id, reason)
+        except ServiceError as exc:
+            return render(
+                request, "error.html", exc.status_code, title=f"Could not {action}", detail=str(exc)
+            )
+    notice = {"extend": "extended", "approve": "approved", "deny": "denied"}[action]
+    return RedirectResponse(f"/requests/{request_id}?notice={notice}", status_code=303)
+
+
+@router.post("/requests/{request_id}/extend")
+async def extend_request_submit(request_id: str, request: Request) -> Response:
+    return await _decide(request, request_id, "extend")
+
+
+@router.post("/requests/{request_id}/approve")
+async def approve_request_submit(request_id: str, request: Request) -> Response:
+    return await _decide(request, request_id, "approve")
+
+
+@router.post("/requests/{request_id}/deny")
+async def deny_request_submit(request_id: str, request: Request) -> Response:
+    return await _decide(request, request_id, "deny")
 
 
 @router.post("/requests/{request_id}/cancel")

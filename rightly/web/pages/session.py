@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from rightly.domain.enums import ConnectionHealth, RequestStatus
+from rightly.domain.enums import CLOCK_RUNNING, ConnectionHealth, RequestStatus
 from rightly.faces.auth import SESSION_COOKIE, runtime_of, set_session_cookie
 from rightly.services import connections as conn_svc
 from rightly.services import requests as req_svc
@@ -16,7 +16,7 @@ from rightly.web.security import LOGIN_CSRF_COOKIE
 router = APIRouter()
 
 DUE_SOON_DAYS = 7
-OPEN = (RequestStatus.RECEIVED.value, RequestStatus.PROCESSING.value)
+OPEN = tuple(s.value for s in RequestStatus if s in CLOCK_RUNNING)  # the legal clock runs
 
 
 def _safe_next(value: str | None) -> str:
