@@ -16,6 +16,7 @@ from rightly.http.vendor import HttpxVendor, VendorHTTP
 from rightly.services import maintenance
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
+from rightly.store.chain import Sealer
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
 
@@ -55,6 +56,7 @@ async def open_runtime(
     try:
         await db.migrate()
         secrets = Secrets.load(settings.home, settings.secret_key)
+        db.use_sealer(Sealer(secrets))  # audit entries and evidence chained with the instance's key
         rt = Runtime(settings, db, registry or builtin_registry(), secrets, clock, vendor, budget)
         for register in FEATURES:  # each adds its job kinds and the events it listens to
             register(rt)
