@@ -13,7 +13,7 @@ from rightly.domain.clock import Clock, SystemClock
 from rightly.http.budgets import budget_from_url
 from rightly.http.permits import Budget
 from rightly.http.vendor import HttpxVendor, VendorHTTP
-from rightly.services import maintenance
+from rightly.services import maintenance, retention, webhooks
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.chain import Sealer
@@ -21,7 +21,7 @@ from rightly.store.db import Database
 from rightly.store.secrets import Secrets
 
 # Background features: each registers its job kinds, recurring sweeps and event subscriptions.
-FEATURES = (maintenance.register,)
+FEATURES = (maintenance.register, webhooks.register, retention.register)
 
 
 @asynccontextmanager

@@ -65,11 +65,7 @@ async def verify_chain(session: AsyncSession, sealer: Sealer, chain: Chain) -> C
     problem: Problem | None = None
     while problem is None:
         rows = (
-            (
-                await session.execute(
-                    select(t).where(t.c.seq >= expected).order_by(t.c.seq).limit(BATCH)
-                )
-            )
+            (await session.execute(select(t).where(t.c.seq >= expected).order_by(t.c.seq).limit(BATCH)))
             .mappings()
             .all()
         )
@@ -106,7 +102,9 @@ async def verify_chain(session: AsyncSession, sealer: Sealer, chain: Chain) -> C
             report.problems.append(
                 Problem(
                     "head",
-                    f"{_NAMES[chain.name]} #{last + 1}" if int(head.seq) > last else f"{_NAMES[chain.name]} #{last}",
+                    f"{_NAMES[chain.name]} #{last + 1}"
+                    if int(head.seq) > last
+                    else f"{_NAMES[chain.name]} #{last}",
                     last + 1 if int(head.seq) > last else last,
                     None,
                     f"the chain ends at #{last} but its head records #{head.seq}: "
@@ -152,7 +150,9 @@ def _check(sealer: Sealer, chain: Chain, row: Any, expected: int, prev: str) -> 
     redacted = row["redacted"]
     if redacted is not None:
         fields = redacted.get("fields") if isinstance(redacted, dict) else None
-        if not isinstance(fields, dict) or sealer.redaction_seal(chain, seq, fields, row) != redacted.get("seal"):
+        if not isinstance(fields, dict) or sealer.redaction_seal(chain, seq, fields, row) != redacted.get(
+            "seal"
+        ):
             return Problem(
                 "changed",
                 _name(chain, seq, row_id),

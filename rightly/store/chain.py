@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
@@ -60,18 +60,18 @@ class Chain:
 
 AUDIT = Chain(
     "audit",
-    AuditEntry.__table__,  # type: ignore[arg-type]
+    cast(Table, AuditEntry.__table__),
     ("at", "actor_type", "actor", "action", "target", "outcome", "detail", "message"),
     ("actor", "message", "detail"),
 )
 EVIDENCE = Chain(
     "evidence",
-    Evidence.__table__,  # type: ignore[arg-type]
+    cast(Table, Evidence.__table__),
     ("task_id", "at", "kind", "method", "host", "endpoint", "status_code", "duration_ms", "outcome", "data"),
     ("endpoint", "outcome", "data"),
 )
 CHAINS = {c.name: c for c in (AUDIT, EVIDENCE)}
-H = ChainHead.__table__
+H = cast(Table, ChainHead.__table__)
 
 
 def _plain(value: Any) -> Any:
@@ -109,7 +109,9 @@ class Sealer:
         parts = [chain.table.name, str(seq), prev, *self.digests(chain, row)]
         return self._mac.keyed_hash("rightly-chain/1", "\n".join(parts))
 
-    def redaction_seal(self, chain: Chain, seq: int, fields: Mapping[str, str], row: Mapping[str, Any]) -> str:
+    def redaction_seal(
+        self, chain: Chain, seq: int, fields: Mapping[str, str], row: Mapping[str, Any]
+    ) -> str:
         now = {f: row.get(f) for f in sorted(fields)}
         text = "\n".join([chain.table.name, str(seq), canonical(dict(fields)), canonical(now)])
         return self._mac.keyed_hash("rightly-chain-redaction/1", text)
@@ -170,10 +172,8 @@ def _start(session: Session, sealer: Sealer, chain: Chain) -> None:
         legacy = session.execute(select(t).where(t.c.seq.is_(None)).order_by(t.c.id)).mappings().all()
         for old in legacy:
             seq += 1
-            digest = sealer.row_hash(chain, seq, prev, old)
-            session.execute(
-                update(t).where(t.c.id == old["id"]).values(seq=seq, prev_hash=prev, hash=digest)
-            )
+            digest = sealer.row_hash(chain, seq, prev, dict(old))
+            session.execute(update(t).where(t.c.id == old["id"]).values(seq=seq, prev_hash=prev, hash=digest))
             prev = digest
     dialect = session.get_bind().dialect.name
     values = {"name": chain.name, "seq": seq, "hash": prev}

@@ -30,7 +30,9 @@ async def _activity(rt: Runtime) -> None:
     await run_until_done(rt)
     async with rt.db.session() as s:
         for i in range(3):
-            audit.record(s, Actor.cli(), "user.create", f"user:u{i}@example.com", rt.clock.now(), detail={"i": i})
+            audit.record(
+                s, Actor.cli(), "user.create", f"user:u{i}@example.com", rt.clock.now(), detail={"i": i}
+            )
         await s.commit()
 
 

@@ -22,8 +22,14 @@ depends_on = None
 
 # table -> (columns that never change, columns retention may redact)
 _FIXED = {
-    "evidence": (("id", "task_id", "at", "kind", "method", "host", "status_code", "duration_ms"), ("endpoint", "outcome", "data")),
-    "audit_entries": (("id", "at", "actor_type", "action", "target", "outcome"), ("actor", "message", "detail")),
+    "evidence": (
+        ("id", "task_id", "at", "kind", "method", "host", "status_code", "duration_ms"),
+        ("endpoint", "outcome", "data"),
+    ),
+    "audit_entries": (
+        ("id", "at", "actor_type", "action", "target", "outcome"),
+        ("actor", "message", "detail"),
+    ),
 }
 _MESSAGE = {"evidence": "evidence is append-only", "audit_entries": "audit entries are append-only"}
 
@@ -34,7 +40,9 @@ def _allowed(table: str, same: str, text: str) -> str:
     fixed, redactable = _FIXED[table]
     keep = " AND ".join(same.format(c=c) for c in fixed)
     chained = " AND ".join(same.format(c=c) for c in ("seq", "prev_hash", "hash"))
-    content = " AND ".join(same.format(c=text.format(c=c) if c in ("data", "detail") else c) for c in redactable)
+    content = " AND ".join(
+        same.format(c=text.format(c=c) if c in ("data", "detail") else c) for c in redactable
+    )
     redaction = f"NEW.redacted IS NOT NULL AND OLD.seq IS NOT NULL AND {chained}"
     sealing = f"OLD.seq IS NULL AND NEW.seq IS NOT NULL AND OLD.redacted IS NULL AND NEW.redacted IS NULL AND {content}"
     return f"{keep} AND (({redaction}) OR ({sealing}))"
