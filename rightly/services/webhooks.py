@@ -292,6 +292,9 @@ def register(rt: Runtime, sender: WebhookSender | None = None) -> None:
         now = rt.clock.now()
         sent = await holder.get().send(url, secret, str(p["message_id"]), now, body)
         async with rt.db.session() as s:
+            # the endpoint's row first: the attempt's foreign key would otherwise share-lock it, and
+            # two deliveries waiting to update it would deadlock on PostgreSQL
+            await _after(s, rt, str(p["endpoint_id"]), sent.ok, sent.error, now)
             s.add(
                 WebhookAttempt(
                     endpoint_id=p["endpoint_id"],
@@ -305,7 +308,6 @@ def register(rt: Runtime, sender: WebhookSender | None = None) -> None:
                     error=sent.error[:300] if sent.error else None,
                 )
             )
-            await _after(s, rt, str(p["endpoint_id"]), sent.ok, sent.error, now)
             await s.commit()
         if sent.ok:
             return JobOutcome.done()
