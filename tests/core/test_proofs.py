@@ -44,7 +44,11 @@ async def test_a_verified_deletion_has_a_proof_that_verifies_and_names_no_one(ru
     kinds = [c["kind"] for c in ct["calls"]]
     assert kinds[0] == "lookup" and "delete" in kinds and kinds[-1] == "lookup"
     delete = next(c for c in ct["calls"] if c["kind"] == "delete")
-    assert (delete["method"], delete["path"], delete["status_code"]) == ("POST", "/1/delete/profiles.json", 200)
+    assert (delete["method"], delete["path"], delete["status_code"]) == (
+        "POST",
+        "/1/delete/profiles.json",
+        200,
+    )
     assert delete["host"].startswith("https://") and delete["evidence"]["seq"] >= 1
     lookup = ct["calls"][0]
     assert lookup["parameters"] == ["email"] and lookup["answer"] == "profile found"
