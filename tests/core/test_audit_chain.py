@@ -44,8 +44,11 @@ async def _report(rt: Runtime) -> dict[str, integrity.ChainReport]:
 async def _bypass(rt: Runtime, *statements: str) -> None:
     """Drop the append-only triggers and run ``statements``, as someone with the database's password could."""
     drops = (
-        ["DROP TRIGGER IF EXISTS audit_entries_no_update", "DROP TRIGGER IF EXISTS audit_entries_no_delete"]
-        + ["DROP TRIGGER IF EXISTS evidence_no_update", "DROP TRIGGER IF EXISTS evidence_no_delete"]
+        [
+            f"DROP TRIGGER IF EXISTS {t}_no_{verb}"
+            for t in ("audit_entries", "evidence")
+            for verb in ("update", "delete")
+        ]
         if rt.db.is_sqlite
         else [
             "DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries",
