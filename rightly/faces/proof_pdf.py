@@ -1,6 +1,6 @@
 """A proof of deletion as a printable PDF: the same content as the signed JSON, laid out for a person,
-with the signed JSON itself attached inside the PDF (so the PDF alone can still be checked with
-``rightly proof verify``).
+with the signed JSON itself attached inside the PDF (save the attachment from any PDF reader and
+check it with ``rightly proof verify``).
 
 fpdf2 draws it: pure Python, on PyPI, no system libraries (its dependencies, Pillow and fontTools,
 ship wheels), maintained, and it attaches files. ReportLab would do too but is larger and its
@@ -103,9 +103,10 @@ def render(data: bytes, filename: str = "proof.json") -> bytes:
     pdf.multi_cell(
         width,
         4,
-        f"The signed document ({fmt.FORMAT}) is attached to this PDF as {filename}. To check it: "
-        f"rightly proof verify {filename} --key rightly-proof-key.pem (the instance publishes its "
-        "keys at GET /api/v1/proof-key). Any change to the document makes the check fail.",
+        f"The signed document ({fmt.FORMAT}) is attached to this PDF as {filename} (PDF readers list "
+        f"attachments). To check it: rightly proof verify {filename} --key rightly-proof-key.pem (the "
+        "instance publishes its keys at GET /api/v1/proof-key). Any change to the document makes the "
+        "check fail.",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )

@@ -13,6 +13,8 @@ Retention's redaction leaves every field this reads, so redacted requests still 
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -128,3 +130,24 @@ async def report(session: AsyncSession, period: Period) -> dict[str, Any]:
 
 
 CSV_COLUMNS = ("type", "regulation", *COUNTS, "median_days", "mean_days")
+
+
+def period(year: int | None, since: date | None, until: date | None) -> Period:
+    """A calendar year, or the days from ``since`` to ``until`` (both inclusive)."""
+    if year is not None and (since or until):
+        raise InvalidInput("give a year, or since and until, not both")
+    if year is not None:
+        return Period.year(year)
+    if since is None or until is None:
+        raise InvalidInput("give a year (e.g. 2026), or since and until (2026-01-01 and 2026-06-30)")
+    return Period.between(since, until)
+
+
+def to_csv(result: dict[str, Any]) -> str:
+    """One line per type and regulation, then the total."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+    for row in [*result["rows"], result["total"]]:
+        writer.writerow(row)
+    return buf.getvalue()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Literal
 
@@ -13,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.deps import SessionDep
 from rightly.services import metrics
-from rightly.services.errors import InvalidInput
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -40,18 +37,6 @@ class MetricsReport(BaseModel):
     per_month: list[dict[str, str | int]]
 
 
-def period_of(year: int | None, since: date | None, until: date | None) -> metrics.Period:
-    if year is not None and (since or until):
-        raise InvalidInput("give a year, or since and until, not both")
-    if year is not None:
-        return metrics.Period.year(year)
-    if since is None or until is None:
-        raise InvalidInput(
-            "give a year (?year=2026), or since and until (?since=2026-01-01&until=2026-06-30)"
-        )
-    return metrics.Period.between(since, until)
-
-
 @router.get(
     "/metrics",
     response_model=MetricsReport,
@@ -65,16 +50,7 @@ async def report_metrics(
     format: Literal["json", "csv"] = "json",
     session: AsyncSession = SessionDep,
 ) -> Response | MetricsReport:
-    result = await metrics.report(session, period_of(year, since, until))
+    result = await metrics.report(session, metrics.period(year, since, until))
     if format == "csv":
-        return Response(to_csv(result), media_type="text/csv")
+        return Response(metrics.to_csv(result), media_type="text/csv")
     return MetricsReport.model_validate(result)
-
-
-def to_csv(result: dict[str, object]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(metrics.CSV_COLUMNS), extrasaction="ignore")
-    writer.writeheader()
-    for row in [*result["rows"], result["total"]]:  # type: ignore[misc]
-        writer.writerow(row)
-    return buf.getvalue()
