@@ -55,6 +55,14 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "tokens_page": Permission.ADMIN,
     "create_token_submit": Permission.ADMIN,
     "revoke_token_submit": Permission.ADMIN,
+    "webhooks_page": Permission.ADMIN,
+    "add_webhook_submit": Permission.ADMIN,
+    "webhook_page": Permission.ADMIN,
+    "test_webhook_submit": Permission.ADMIN,
+    "enable_webhook_submit": Permission.ADMIN,
+    "remove_webhook_submit": Permission.ADMIN,
+    "audit_verify_page": Permission.ADMIN,
+    "metrics_page": Permission.READ,
 }
 
 
