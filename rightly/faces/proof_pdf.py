@@ -79,7 +79,7 @@ def render(data: bytes, filename: str = "proof.json") -> bytes:
     _facts(
         pdf,
         [
-            (name, f"sha256 {c['sha256']}  salt {c['salt']}" if isinstance(c, dict) else "(none)")
+            (name, f"sha256 {c['sha256']}\nsalt   {c['salt']}" if isinstance(c, dict) else "(none)")
             for name, c in (("Email", subject.get("email")), ("User ID", subject.get("user_id")))
         ],
         mono=True,
@@ -120,7 +120,7 @@ def _facts(pdf: FPDF, rows: list[tuple[str, Any]], mono: bool = False) -> None:
         pdf.set_font("Helvetica", "B", 9)
         pdf.cell(label, 5, _t(name))
         pdf.set_font("Courier" if mono else "Helvetica", size=8 if mono else 9)
-        pdf.multi_cell(pdf.epw - label, 5, _t(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(pdf.epw - label, 5, _t(value), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _integration(pdf: FPDF, item: dict[str, Any]) -> None:
