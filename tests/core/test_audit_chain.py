@@ -149,3 +149,23 @@ async def test_two_runtimes_writing_at_once_on_postgres_leave_a_chain_that_verif
         reports = await _report(one)
     assert reports["audit"].ok, reports["audit"].problems
     assert reports["audit"].entries == 160
+
+
+async def test_rows_written_before_the_chain_existed_are_sealed_by_the_first_append(runtime: Runtime) -> None:
+    """An instance upgraded to chains: its earlier rows join the chain in the order they were written."""
+    async with runtime.db.engine.begin() as conn:
+        for n in range(3):
+            await conn.execute(
+                text(
+                    "INSERT INTO audit_entries (at, actor_type, actor, action, target, outcome) "
+                    f"VALUES ({1767225600 + n}, 'cli', 'cli:old', 'user.create', 'user:{n}', 'ok')"
+                )
+            )
+    async with runtime.db.session() as s:
+        audit.record(s, Actor.cli(), "user.create", "user:new", runtime.clock.now())
+        await s.commit()
+    report = (await _report(runtime))["audit"]
+    assert report.ok and report.entries == 4
+    async with runtime.db.session() as s:
+        rows = (await s.execute(select(AuditEntry.seq, AuditEntry.target).order_by(AuditEntry.seq))).all()
+    assert [tuple(r) for r in rows] == [(1, "user:0"), (2, "user:1"), (3, "user:2"), (4, "user:new")]
