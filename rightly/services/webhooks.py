@@ -88,7 +88,10 @@ async def add(
         url = check_url(url)
         chosen = _events(events)
         description = (description or "").strip() or None
-        if description and (len(description) > MAX_DESCRIPTION or any(ord(c) < 32 for c in description)):
+        if description and (
+            len(description) > MAX_DESCRIPTION
+            or any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in description)
+        ):
             raise InvalidInput(f"the description must be at most {MAX_DESCRIPTION} printable characters")
     except (ValueError, InvalidInput) as exc:
         error = exc if isinstance(exc, InvalidInput) else InvalidInput(str(exc))
