@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
-
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from typing import TYPE_CHECKING, Any
 
 from rightly.domain import proof as fmt
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 
 def _t(value: Any) -> str:
@@ -25,16 +25,20 @@ def _t(value: Any) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-class _Doc(FPDF):
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("Helvetica", size=7)
-        self.set_text_color(90)
-        self.cell(0, 5, f"Rightly proof of deletion - page {self.page_no()}/{{nb}}", align="C")
-
-
 def render(data: bytes, filename: str = "proof.json") -> bytes:
     """The PDF of a proof file (``data``: the signed JSON, as issued)."""
+    from fpdf import (
+        FPDF,  # imported when a PDF is asked for: it takes a while, and most commands never need it
+    )
+    from fpdf.enums import XPos, YPos
+
+    class _Doc(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("Helvetica", size=7)
+            self.set_text_color(90)
+            self.cell(0, 5, f"Rightly proof of deletion - page {self.page_no()}/{{nb}}", align="C")
+
     envelope = json.loads(data)
     proof, sig = envelope["proof"], envelope["signature"]
     req = proof["request"]
@@ -115,6 +119,8 @@ def render(data: bytes, filename: str = "proof.json") -> bytes:
 
 
 def _facts(pdf: FPDF, rows: list[tuple[str, Any]], mono: bool = False) -> None:
+    from fpdf.enums import XPos, YPos
+
     label = 32
     for name, value in rows:
         pdf.set_font("Helvetica", "B", 9)
@@ -124,6 +130,8 @@ def _facts(pdf: FPDF, rows: list[tuple[str, Any]], mono: bool = False) -> None:
 
 
 def _integration(pdf: FPDF, item: dict[str, Any]) -> None:
+    from fpdf.enums import XPos, YPos
+
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 12)
     pdf.multi_cell(
