@@ -169,3 +169,29 @@ async def test_rows_written_before_the_chain_existed_are_sealed_by_the_first_app
     async with runtime.db.session() as s:
         rows = (await s.execute(select(AuditEntry.seq, AuditEntry.target).order_by(AuditEntry.seq))).all()
     assert [tuple(r) for r in rows] == [(1, "user:0"), (2, "user:1"), (3, "user:2"), (4, "user:new")]
+
+
+async def test_the_triggers_allow_only_a_redaction_and_a_forged_one_is_named(runtime: Runtime) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    await _activity(runtime)
+    refused = [
+        "UPDATE evidence SET redacted = '{}', status_code = 404 WHERE seq = 1",
+        "UPDATE evidence SET redacted = '{}', hash = 'x' WHERE seq = 1",
+        "UPDATE evidence SET outcome = 'no profile found' WHERE seq = 1",
+        "UPDATE audit_entries SET redacted = '{}', action = 'user.delete' WHERE seq = 1",
+    ]
+    for statement in refused:
+        async with runtime.db.session() as s:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await s.execute(text(statement))
+                await s.commit()
+    # shaped like a redaction, so the database lets it through; without the key its seal is wrong
+    async with runtime.db.session() as s:
+        fake = '{"fields": {"outcome": "0"}, "seal": "0"}'
+        await s.execute(
+            text(f"UPDATE evidence SET outcome = 'no profile found', redacted = '{fake}' WHERE seq = 1")
+        )
+        await s.commit()
+    (problem,) = (await _report(runtime))["evidence"].problems
+    assert (problem.kind, problem.seq) == ("changed", 1)
