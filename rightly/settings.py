@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     # Connections may name an API host other than their vendor's own (the emulator, a reverse
     # proxy). Off by default: a stored secret is only ever sent to the vendor.
     allow_custom_base_urls: bool = False
+    # Proofs of deletion: the Ed25519 signing key (PEM, or 32 bytes in base64/hex); default: a key
+    # file in the home (rightly.store.signing).
+    proof_signing_key: str | None = Field(default=None, repr=False)
+    # Retention (rightly.services.retention): access results are deleted this many days after the
+    # request finished; the personal data of finished requests is replaced by keyed hashes after this.
+    results_retention_days: float = Field(default=30.0, ge=0)
+    personal_data_retention_days: float = Field(default=730.0, ge=0)
+    # Webhooks: an endpoint that has failed every delivery for this many days is disabled.
+    webhook_disable_after_days: float = Field(default=5.0, gt=0)
 
     # The privacy center (the data subject's side): see README "Privacy center and email".
     # Where people reach this Rightly: the links in emails start with it.

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from rightly.api import errors
 from rightly.api.auth import API, authorize
-from rightly.api.routes import admin, privacy, requests, session
+from rightly.api.routes import admin, privacy, proofs, reports, requests, session, webhooks
 from rightly.api.routes import connections as connection_routes
 from rightly.connectors.base import Registry
 
@@ -30,5 +30,8 @@ def mount(app: FastAPI, registry: Registry) -> None:
     api.include_router(requests.router)
     api.include_router(privacy.router)
     api.include_router(admin.router)
+    api.include_router(proofs.router)
+    api.include_router(webhooks.router)
+    api.include_router(reports.router)
     app.include_router(api)
     app.include_router(session.root, dependencies=[Depends(authorize)])  # GET /healthz

@@ -44,6 +44,16 @@ ROUTE_PERMISSIONS: dict[str, Permission | str] = {
     "list_tokens": Permission.ADMIN,  # GET /tokens
     "create_token": Permission.ADMIN,  # POST /tokens
     "revoke_token": Permission.ADMIN,  # DELETE /tokens/{id}
+    "get_request_proof": Permission.READ,  # GET /requests/{id}/proof
+    "get_proof_key": PUBLIC,  # GET /proof-key: public keys, for anyone checking a proof
+    "verify_audit": Permission.ADMIN,  # GET /audit/verify
+    "list_webhooks": Permission.ADMIN,  # GET /webhooks
+    "get_webhook": Permission.ADMIN,  # GET /webhooks/{id}
+    "create_webhook": Permission.ADMIN,  # POST /webhooks
+    "delete_webhook": Permission.ADMIN,  # DELETE /webhooks/{id}
+    "test_webhook": Permission.ADMIN,  # POST /webhooks/{id}/test
+    "enable_webhook": Permission.ADMIN,  # POST /webhooks/{id}/enable
+    "report_metrics": Permission.READ,  # GET /reports/metrics
 }
 
 

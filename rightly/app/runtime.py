@@ -13,14 +13,15 @@ from rightly.domain.clock import Clock, SystemClock
 from rightly.http.budgets import budget_from_url
 from rightly.http.permits import Budget
 from rightly.http.vendor import HttpxVendor, VendorHTTP
-from rightly.services import maintenance, notifications
+from rightly.services import maintenance, notifications, retention, webhooks
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
+from rightly.store.chain import Sealer
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
 
 # Background features: each registers its job kinds, recurring sweeps and event subscriptions.
-FEATURES = (maintenance.register, notifications.register)
+FEATURES = (maintenance.register, notifications.register, webhooks.register, retention.register)
 
 
 @asynccontextmanager
@@ -55,6 +56,7 @@ async def open_runtime(
     try:
         await db.migrate()
         secrets = Secrets.load(settings.home, settings.secret_key)
+        db.use_sealer(Sealer(secrets))  # audit entries and evidence chained with the instance's key
         rt = Runtime(settings, db, registry or builtin_registry(), secrets, clock, vendor, budget)
         for register in FEATURES:  # each adds its job kinds and the events it listens to
             register(rt)

@@ -11,8 +11,10 @@ import typer
 from rightly.cli.common import out, run
 from rightly.cli.connections import connect, connections_app
 from rightly.cli.outbox import outbox_app
+from rightly.cli.proofs import audit_app, proof_app
 from rightly.cli.requests import request_app
 from rightly.cli.users import serve, token_app, user_app
+from rightly.cli.webhooks import report_app, retention_app, webhook_app
 from rightly.services.runtime import Runtime
 
 app = typer.Typer(
@@ -29,6 +31,11 @@ app.add_typer(request_app, name="request")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(proof_app, name="proof")
+app.add_typer(audit_app, name="audit")
+app.add_typer(webhook_app, name="webhook")
+app.add_typer(report_app, name="report")
+app.add_typer(retention_app, name="retention")
 app.command("serve")(serve)
 
 

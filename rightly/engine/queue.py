@@ -20,6 +20,7 @@ from rightly.domain.states import rollup, transition
 from rightly.domain.work import DONE, TaskSnapshot, TaskUpdate
 from rightly.engine.events import TERMINAL_EVENTS, Events
 from rightly.engine.retry import BUSY_SECONDS, MAX_ATTEMPTS, backoff
+from rightly.store import chain
 from rightly.store.models import Connection, Evidence, Request, Task
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,8 @@ async def persist(
         touched.add(row.request_id)
     for params in writes.values():  # one executemany per set of changed columns
         await session.execute(_SET_TASK, params)
-    if evidence:
+    if evidence:  # sealed in the evidence chain (store/chain.py), in the order the steps reported them
+        await session.run_sync(chain.seal, chain.EVIDENCE, evidence)
         await session.execute(_ADD_EVIDENCE, evidence)
     for connection_id, reason in failing.items():
         turned = await session.execute(

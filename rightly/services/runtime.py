@@ -4,6 +4,7 @@ HTTP client and call budget, and the workers of this process. Built by the compo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Runtime:
     recurring: list[str] = field(default_factory=list)  # job kinds that run forever (sweeps)
     workers: list[Worker] = field(default_factory=list)
     listener: notify.Listener | None = None
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # features' own clients
 
     @property
     def policy(self) -> Policy:
@@ -92,3 +94,5 @@ class Runtime:
     async def aclose(self) -> None:
         if self.listener is not None:
             await self.listener.stop()
+        for close in self.on_close:
+            await close()

@@ -46,9 +46,12 @@ class Credential(Base):
 
 
 class AuditEntry(Base):
-    """One thing someone did, and how it went. Rows are only ever inserted."""
+    """One thing someone did, and how it went. Rows are only ever inserted, each sealing the one
+    before (``rightly.store.chain``); retention may replace a subject's identifiers in ``actor``,
+    ``message`` and ``detail`` (and nothing else)."""
 
     __tablename__ = "audit_entries"
+    __chain__ = "audit"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float, index=True)
@@ -59,3 +62,7 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # ok, failed, denied, replayed
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True, index=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    redacted: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

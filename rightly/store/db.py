@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from rightly.store.chain import SEALER, Sealer
 from rightly.store.private import create_private_file, make_private_dir
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,6 +74,10 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
             yield session
+
+    def use_sealer(self, sealer: Sealer) -> None:
+        """Sessions opened from now on seal the audit and evidence rows they write (``store.chain``)."""
+        self.sessions.configure(info={SEALER: sealer})
 
     async def migrate(self, target: str = "head") -> None:
         """Bring the schema to ``target`` (the newest by default; tests upgrade from older ones)."""

@@ -78,6 +78,10 @@ class Request(Base):
     decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     denial_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     overdue_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # request.overdue emitted
+    # Retention (services/retention.py): when an access request's results were deleted, and when the
+    # subject's personal data was replaced by keyed hashes.
+    results_deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    redacted_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
 
     tasks: Mapped[list[Task]] = relationship(back_populates="request", order_by="Task.created_at")
 
@@ -121,9 +125,12 @@ class Task(Base):
 
 
 class Evidence(Base):
-    """What was asked of the vendor, when, and what it answered (never the passcode)."""
+    """What was asked of the vendor, when, and what it answered (never the passcode). Rows are only
+    ever inserted, each sealing the one before (``rightly.store.chain``); retention may replace the
+    subject's identifiers in ``endpoint``, ``outcome`` and ``data`` (and nothing else)."""
 
     __tablename__ = "evidence"
+    __chain__ = "evidence"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
@@ -136,6 +143,10 @@ class Evidence(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     outcome: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True, index=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    redacted: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Job(Base):
@@ -173,3 +184,77 @@ class ThrottleHit(Base):
     scope: Mapped[str] = mapped_column(String(40))
     key_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[float] = mapped_column(Float)
+
+
+class ChainHead(Base):
+    """The last sealed row of each hash chain ("audit", "evidence"). Appends lock it (PostgreSQL: a
+    row lock until commit; SQLite: the write lock), so concurrent writers chain one after another."""
+
+    __tablename__ = "chain_heads"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Proof(Base):
+    """A signed proof of deletion as issued: the exact document (``rightly.domain.proof``). It names
+    the subject only by salted commitments, so retention leaves it as it is and it still verifies."""
+
+    __tablename__ = "proofs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("proof"))
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    issued_at: Mapped[float] = mapped_column(Float)
+    basis_at: Mapped[float] = mapped_column(Float)  # the request's completed_at it documents
+    key_id: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)
+
+
+class ProofKey(Base):
+    """Every public key that ever signed a proof (so proofs signed before a rotation still verify)."""
+
+    __tablename__ = "proof_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # raw Ed25519 public key, hex
+    first_used_at: Mapped[float] = mapped_column(Float)
+
+
+class WebhookEndpoint(Base):
+    """Where events are delivered (Standard Webhooks), which events, and how delivery is going. The
+    signing secret (whsec_...) is stored encrypted and shown once, when the endpoint is added."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("wh"))
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(320))  # the super admin who added it (its owner)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    failing_since: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_success_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    removed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One delivery attempt: which message, when, the HTTP status (or why there was none)."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_endpoint", "endpoint_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    message_id: Mapped[str] = mapped_column(String(60))
+    event: Mapped[str] = mapped_column(String(50))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[float] = mapped_column(Float)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(String(300), nullable=True)

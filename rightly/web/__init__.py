@@ -16,10 +16,30 @@ from rightly.web.security import PageForbidden, SignInRequired, authorize_page, 
 
 def web_router() -> APIRouter:
     """Every page and form, behind ``authorize_page`` (permissions, then CSRF)."""
-    from rightly.web.pages import admin, connection_removal, connections, outbox, requests, session, tokens
+    from rightly.web.pages import (
+        admin,
+        connection_removal,
+        connections,
+        outbox,
+        reports,
+        requests,
+        session,
+        tokens,
+        webhooks,
+    )
 
     web = APIRouter(dependencies=[Depends(authorize_page)])
-    for module in (session, requests, connection_removal, connections, admin, tokens, outbox):
+    for module in (
+        session,
+        requests,
+        connection_removal,
+        connections,
+        admin,
+        tokens,
+        outbox,
+        webhooks,
+        reports,
+    ):
         web.include_router(module.router)
     return web
 

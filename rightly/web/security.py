@@ -68,6 +68,14 @@ PAGE_PERMISSIONS: dict[str, Permission | str] = {
     "privacy_results_file": PUBLIC,
     "outbox_page": Permission.ADMIN,  # messages to people: read by super admins only
     "outbox_message_page": Permission.ADMIN,
+    "webhooks_page": Permission.ADMIN,
+    "add_webhook_submit": Permission.ADMIN,
+    "webhook_page": Permission.ADMIN,
+    "test_webhook_submit": Permission.ADMIN,
+    "enable_webhook_submit": Permission.ADMIN,
+    "remove_webhook_submit": Permission.ADMIN,
+    "audit_verify_page": Permission.ADMIN,
+    "metrics_page": Permission.READ,
 }
 
 

@@ -42,6 +42,19 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "list_tokens": ("GET", "/tokens", None),
     "create_token": ("POST", "/tokens", {"user": "viewer@example.com", "name": "matrix"}),
     "revoke_token": ("DELETE", "/tokens/{token}", None),
+    "get_request_proof": ("GET", "/requests/{done}/proof", None),
+    "verify_audit": ("GET", "/audit/verify", None),
+    "list_webhooks": ("GET", "/webhooks", None),
+    "get_webhook": ("GET", "/webhooks/{hook}", None),
+    "create_webhook": (
+        "POST",
+        "/webhooks",
+        {"url": "https://example.com/{role}", "events": ["request.completed"]},
+    ),
+    "delete_webhook": ("DELETE", "/webhooks/{hook_rm}", None),
+    "test_webhook": ("POST", "/webhooks/{hook}/test", None),
+    "enable_webhook": ("POST", "/webhooks/{hook}/enable", None),
+    "report_metrics": ("GET", "/reports/metrics?year=2026", None),
 }
 PROTECTED = sorted(op for op, perm in ROUTE_PERMISSIONS.items() if perm != PUBLIC)
 
@@ -76,6 +89,18 @@ async def _setup(api: Api) -> dict[str, str]:
         "POST", "/requests", json={"type": "deletion", "subject": {"user_id": "user-42"}}
     )
     review = [await _waiting_for_review(api) for _ in range(2)]
+    # a deletion of nobody: finished at once (nothing to delete), so it has a proof
+    r_done = await api.call(
+        "POST",
+        "/requests",
+        json={"type": "deletion", "subject": {"email": "nobody@example.com"}, "verified": True},
+    )
+    hooks = [
+        await api.call(
+            "POST", "/webhooks", json={"url": f"https://example.com/{n}", "events": ["request.failed"]}
+        )
+        for n in ("hook", "hook-rm")
+    ]
     await api.work()
     r2 = await api.call("POST", "/users", json={"email": "someone@example.com", "role": "viewer"})
     r3 = await api.call("POST", "/tokens", json={"user": "someone@example.com"})
@@ -89,6 +114,9 @@ async def _setup(api: Api) -> dict[str, str]:
         "review2": review[1],
         "user": r2.json()["id"],
         "token": r3.json()["id"],
+        "done": r_done.json()["id"],
+        "hook": hooks[0].json()["id"],
+        "hook_rm": hooks[1].json()["id"],
     }
 
 
@@ -130,7 +158,14 @@ async def test_role_matrix(api: Api, operation: str) -> None:
 async def test_allowed_calls_succeed(api: Api) -> None:
     """The matrix above checks refusals; here the first allowed role's calls really work."""
     ids = await _setup(api)
-    expected = {"POST /connections": 201, "POST /requests": 201, "POST /users": 201, "POST /tokens": 201}
+    expected = {
+        "POST /connections": 201,
+        "POST /requests": 201,
+        "POST /users": 201,
+        "POST /tokens": 201,
+        "POST /webhooks": 201,
+        "POST /webhooks/{hook}/test": 202,
+    }
     for operation in PROTECTED:
         method, path, body = CALLS[operation]
         filled = {**ids, "role": "admin"}

@@ -198,7 +198,9 @@ async def test_a_second_vendor_runs_access_and_deletion_through_the_same_engine(
     await run_until_done(rt)  # the deletions wait for confirmation: advance past their next check
     (item,) = (await view(rt, access.id))["integrations"]
     assert (item["status"], item["detail"], item["records"]) == ("complete", "1 found", [{"name": "Ada"}])
-    assert [sorted(c) for c in crm.erase_calls] == [["ada@example.com", "grace@example.com"]]  # one batched call
+    assert [sorted(c) for c in crm.erase_calls] == [
+        ["ada@example.com", "grace@example.com"]
+    ]  # one batched call
     for rid in deletions:
         (item,) = (await view(rt, rid))["integrations"]
         assert (item["status"], item["detail"]) == ("complete", "erasure confirmed")

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from rightly.domain.enums import CLOCK_RUNNING, ConnectionHealth, RequestStatus
+from rightly.domain.roles import Permission
 from rightly.faces.auth import SESSION_COOKIE, runtime_of, set_session_cookie
 from rightly.services import connections as conn_svc
 from rightly.services import requests as req_svc
-from rightly.services import tokens, users
+from rightly.services import tokens, users, webhooks
 from rightly.web.render import render
 from rightly.web.security import LOGIN_CSRF_COOKIE
 
@@ -91,6 +92,8 @@ async def dashboard_page(request: Request) -> Response:
             open_reqs += found
         conns = await conn_svc.list_connections(s)
         recent_errors, _ = await req_svc.list_requests(s, status=RequestStatus.ERROR.value, limit=10)
+        principal = request.state.principal
+        alerts = await webhooks.disabled_endpoints(s) if principal.may(Permission.ADMIN) else []
     overdue = sorted((r for r in open_reqs if r.due_at <= now), key=lambda r: r.due_at)
     due_soon = sorted(
         (r for r in open_reqs if now < r.due_at <= now + DUE_SOON_DAYS * 86400), key=lambda r: r.due_at
@@ -109,4 +112,5 @@ async def dashboard_page(request: Request) -> Response:
         errors=recent_errors,
         now=now,
         due_soon_days=DUE_SOON_DAYS,
+        webhook_alerts=alerts,
     )
