@@ -14,7 +14,7 @@ from tests.cli.conftest import Cli
 
 def test_an_auditor_checks_a_proof_offline_and_an_operator_the_audit_chain(cli: Cli, tmp_path: Path) -> None:
     cli.connect().check_returncode()
-    deletion: Any = cli.json("request", "delete", "--email", "grace@example.com", "--wait")
+    deletion: Any = cli.json("request", "delete", "--email", "grace@example.com", "--verified", "--wait")
     proof, pdf, key = tmp_path / "proof.json", tmp_path / "proof.pdf", tmp_path / "key.pem"
     cli("request", "proof", deletion["id"], "--output", str(proof), "--pdf", str(pdf), check=True)
     assert pdf.read_bytes().startswith(b"%PDF-")

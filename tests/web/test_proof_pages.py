@@ -15,7 +15,9 @@ from tests.web.conftest import Web
 async def test_a_finished_deletion_page_offers_its_proof(web: Web) -> None:
     await web.api.connect()
     r = await web.api.call(
-        "POST", "/requests", json={"type": "deletion", "subject": {"email": "nobody@example.com"}}
+        "POST",
+        "/requests",
+        json={"type": "deletion", "subject": {"email": "nobody@example.com"}, "verified": True},
     )
     request_id = r.json()["id"]
     await web.api.work()
@@ -69,7 +71,11 @@ async def test_webhooks_pages_for_super_admins_only(web: Web) -> None:
 
 async def test_the_metrics_page_and_the_audit_chain_check(web: Web) -> None:
     await web.api.connect()
-    await web.api.call("POST", "/requests", json={"type": "access", "subject": {"email": "ada@example.com"}})
+    await web.api.call(
+        "POST",
+        "/requests",
+        json={"type": "access", "subject": {"email": "ada@example.com"}, "verified": True},
+    )
     await web.api.work()
     viewer = await web.browser(Role.VIEWER)
     page = await viewer.get("/reports/metrics?year=2026")
