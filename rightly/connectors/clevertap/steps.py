@@ -20,6 +20,7 @@ from rightly.connectors.clevertap.api import (
     delete_request,
     lookup_request,
     object_ids,
+    plain_id,
 )
 from rightly.connectors.clevertap.client import BudgetBusy, CallRecord, CleverTapClient
 from rightly.connectors.clevertap.errors import RETRYABLE, Action
@@ -104,8 +105,14 @@ async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
         guids = object_ids(record)
         if guids:
             targets["guid"] = guids
-        elif isinstance(record.get("identity"), str) and record["identity"]:
-            targets["identity"] = sorted({*targets.get("identity", []), record["identity"]})
+        elif (identity := plain_id(record.get("identity"))) is not None:
+            targets["identity"] = sorted({*targets.get("identity", []), identity})
+        else:  # found, but nothing to delete it by: never "no records found"
+            reason = (
+                "CleverTap found a profile for the email, but it lists no objectId or identity "
+                "Rightly can delete it by; delete it in CleverTap's dashboard"
+            )
+            return update.finish(TaskStatus.ERROR, "profile cannot be deleted by id", reason)
     if not targets.get("guid") and not targets.get("identity"):
         return update.finish(TaskStatus.COMPLETE, "no records found")
     update.state = targets
