@@ -10,13 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rightly.services.errors import ServiceError, ValidationFailed
 from rightly.store.db import DATABASE_BUSY, is_busy
 from rightly.store.secrets import SecretError
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 class FieldError(BaseModel):
@@ -91,8 +88,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(OperationalError, database_busy)
 
-    app.add_middleware(BodyLimit)
-
 
 async def database_busy(_: Request, exc: Exception) -> JSONResponse:
     """503 when another process held SQLite's write lock past the busy timeout (never the SQL);
@@ -100,45 +95,3 @@ async def database_busy(_: Request, exc: Exception) -> JSONResponse:
     if not is_busy(exc):
         raise exc
     return problem(503, DATABASE_BUSY)
-
-
-class BodyLimit:
-    """Refuse bodies over MAX_BODY_BYTES with 413, whether announced by Content-Length or streamed."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._refuse(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, f"the request body is larger than {self.limit // 1024} KiB")
-        await response(scope, receive, send)

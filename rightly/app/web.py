@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.exc import OperationalError
+from starlette.types import Scope
 
 from rightly import api, web
 from rightly.api import errors as api_errors
@@ -16,6 +17,7 @@ from rightly.app.runtime import open_runtime
 from rightly.connectors.base import Registry
 from rightly.connectors.builtin import builtin_registry
 from rightly.engine.supervisor import Supervisor
+from rightly.faces.guard import InputGuard
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.db import is_busy
@@ -75,4 +77,18 @@ def create_app(
         return web.database_busy_page(request)
 
     app.add_exception_handler(OperationalError, database_busy)
+
+    async def refuse(scope: Scope, status: int, message: str, field: str | None) -> Response:
+        """The guard's refusal in the asker's form: JSON for the API, a page for a browser."""
+        if _is_api(scope.get("path", "")):
+            name = (field or "body").removeprefix("body.")
+            errors = [api_errors.FieldError(field=name, message=message)] if status == 422 else None
+            return api_errors.problem(status, message, errors=errors)
+        return web.refusal_page(Request(scope), status, message)
+
+    app.add_middleware(InputGuard, refuse=refuse)
     return app
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(API + "/") or path == API or path in ("/openapi.json", "/docs", "/healthz")

@@ -134,7 +134,7 @@ async def _audit_denial(request: Request, principal: Principal, permission: Perm
             s,
             principal.actor,
             "denied",
-            f"{request.method} {request.url.path}",
+            f"{request.method} {request.url.path}",  # bounded (and made storable) by audit.entry
             rt.clock.now(),
             "denied",
             message=f"role {principal.role.value} lacks {permission.value}",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rightly.domain.clock import Clock, iso
+from rightly.domain.text import control_characters
 from rightly.services import audit
 from rightly.services.audit import Actor
 from rightly.services.errors import Conflict, InvalidInput, NotFound
@@ -38,8 +39,8 @@ async def create_token(
     if user.disabled:
         raise Conflict(f"user {user.email} is disabled")
     name = (name or "").strip() or "api token"
-    if len(name) > 100:
-        raise InvalidInput("the token name must be at most 100 characters")
+    if len(name) > 100 or control_characters(name):
+        raise InvalidInput("the token name must be at most 100 printable characters")
     return await _issue(session, clock, actor, user, API, name, None)
 
 
@@ -71,7 +72,12 @@ async def _issue(
     if actor is not None:
         await session.flush()
         audit.record(
-            session, actor, "token.create", f"token:{cred.id}", now, detail={"user": user.email, "name": name}
+            session,
+            actor,
+            "token.create",
+            audit.target("token", cred.id),
+            now,
+            detail={"user": user.email, "name": name},
         )
     await session.commit()
     return cred, secret
@@ -120,7 +126,7 @@ async def revoke_token(session: AsyncSession, clock: Clock, actor: Actor, token_
             session,
             actor,
             "token.revoke",
-            f"token:{cred.id}",
+            audit.target("token", cred.id),
             cred.revoked_at,
             detail={"user": cred.user.email},
         )
@@ -136,7 +142,7 @@ async def end_session(session: AsyncSession, clock: Clock, secret: str) -> None:
             session,
             Actor("user", cred.user.email, cred.id),
             "logout",
-            f"user:{cred.user.email}",
+            audit.target("user", cred.user.email),
             cred.revoked_at,
         )
         await session.commit()

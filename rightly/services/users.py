@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.domain.clock import Clock, iso
 from rightly.domain.roles import Role
+from rightly.domain.text import control_characters
 from rightly.services import audit
 from rightly.services.audit import Actor
 from rightly.services.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -66,6 +67,8 @@ def normalize_email(email: str) -> str:
     email = email.strip()
     if not email or len(email) > 320:
         raise InvalidInput("the email must be 1 to 320 characters")
+    if control_characters(email):
+        raise InvalidInput("the email must be printable text")
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -110,7 +113,7 @@ async def add_user(
         updated_at=now,
     )
     session.add(user)
-    audit.record(session, actor, "user.create", f"user:{email}", now, detail={"role": role.value})
+    audit.record(session, actor, "user.create", audit.target("user", email), now, detail={"role": role.value})
     await session.commit()
     return user
 
@@ -146,7 +149,7 @@ async def set_role(
         session,
         actor,
         "user.set_role",
-        f"user:{user.email}",
+        audit.target("user", user.email),
         user.updated_at,
         detail={"from": before, "to": role.value},
     )
@@ -169,7 +172,7 @@ async def set_disabled(
             .values(revoked_at=now)
         )
     action = "user.disable" if disabled else "user.enable"
-    audit.record(session, actor, action, f"user:{user.email}", now)
+    audit.record(session, actor, action, audit.target("user", user.email), now)
     await session.commit()
     return user
 
@@ -190,7 +193,7 @@ async def authenticate(session: AsyncSession, clock: Clock, email: str, password
         session,
         Actor("user" if ok else "anonymous", name),
         "login",
-        f"user:{name}",
+        audit.target("user", name),
         clock.now(),
         "ok" if ok else "failed",
         message=reason,
@@ -217,7 +220,7 @@ async def _refuse_if_locked_out(session: AsyncSession, clock: Clock, name: str) 
         .select_from(AuditEntry)
         .where(
             AuditEntry.action == "login",
-            AuditEntry.target == f"user:{name}",
+            AuditEntry.target == audit.target("user", name),
             AuditEntry.outcome == "failed",
             AuditEntry.at >= since,
         )
@@ -228,7 +231,7 @@ async def _refuse_if_locked_out(session: AsyncSession, clock: Clock, name: str) 
         session,
         Actor("anonymous", name),
         "login",
-        f"user:{name}",
+        audit.target("user", name),
         clock.now(),
         "denied",
         message="too many failed sign-ins",

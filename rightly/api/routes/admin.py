@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
@@ -92,8 +92,8 @@ async def add_user(
     summary="Change a user's role, or disable (and sign out) or re-enable them",
 )
 async def update_user(
-    user_id: str,
     data: UserUpdate,
+    user_id: str = Path(min_length=1, max_length=320, description="The user's id or email"),
     session: AsyncSession = SessionDep,
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
@@ -147,7 +147,7 @@ async def create_token(
     summary="Revoke an API token",
 )
 async def revoke_token(
-    token_id: str,
+    token_id: str = Path(min_length=1, max_length=64),
     session: AsyncSession = SessionDep,
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,

@@ -109,7 +109,9 @@ def classify_response(response: Answer, call: Call) -> Verdict:
     if code >= 500:
         return Verdict(Action.RETRY, f"CleverTap had a server error (HTTP {code}{inner})", code, body)
     if code == 401:
-        return Verdict(Action.REJECT_CREDENTIALS, f"CleverTap rejected the credentials (HTTP 401{inner})", code)
+        return Verdict(
+            Action.REJECT_CREDENTIALS, f"CleverTap rejected the credentials (HTTP 401{inner})", code
+        )
     if code == 403:
         return Verdict(Action.FORBIDDEN, f"CleverTap refused the operation (HTTP 403{inner})", code)
     if code >= 400:
@@ -117,7 +119,9 @@ def classify_response(response: Answer, call: Call) -> Verdict:
     if code >= 300:
         return Verdict(Action.RETRY, f"CleverTap answered with an unexpected redirect (HTTP {code})", code)
     if code != 200:
-        return Verdict(Action.RETRY, f"CleverTap answered HTTP {code}, which is not a final answer", code, body)
+        return Verdict(
+            Action.RETRY, f"CleverTap answered HTTP {code}, which is not a final answer", code, body
+        )
     if body is None:
         return Verdict(
             Action.RETRY, f"CleverTap's answer could not be read (HTTP {code}, not a JSON object)", code
@@ -144,14 +148,20 @@ def _classify_success(body: dict[str, Any], code: int, call: Call) -> Verdict:
             return Verdict(Action.OK, "accepted", code, body)
         if unprocessed:
             return Verdict(Action.RETRY, "CleverTap left part of the request unprocessed", code, body)
-        return Verdict(Action.RETRY, "CleverTap's success answer holds fields Rightly does not recognise", code, body)
+        return Verdict(
+            Action.RETRY, "CleverTap's success answer holds fields Rightly does not recognise", code, body
+        )
     if "record" not in body:
-        return Verdict(Action.RETRY, "CleverTap answered success without a record (not a known answer)", code, body)
+        return Verdict(
+            Action.RETRY, "CleverTap answered success without a record (not a known answer)", code, body
+        )
     record = body["record"]
     if record is None:
         if keys <= _NULL_SHAPE_KEYS:
             return Verdict(Action.NOT_FOUND, "no profile found", code, body)
-        return Verdict(Action.RETRY, "CleverTap's empty answer holds fields Rightly does not recognise", code, body)
+        return Verdict(
+            Action.RETRY, "CleverTap's empty answer holds fields Rightly does not recognise", code, body
+        )
     if isinstance(record, dict) and record:
         return Verdict(Action.OK, "profile found", code, body)
     return Verdict(Action.RETRY, "CleverTap's answer has a record Rightly does not recognise", code, body)
@@ -173,7 +183,9 @@ def _classify_fail(body: dict[str, Any], code: int, call: Call) -> Verdict:
     if (isinstance(inner, int) and inner >= 500) or _TEMPORARY.search(text):
         return Verdict(Action.RETRY, f"CleverTap reported a temporary failure{shown}", code, body)
     # An unknown failure is never read as success or as "not found": retry, bounded by the engine.
-    return Verdict(Action.RETRY, f"CleverTap answered with a failure Rightly does not recognise{shown}", code, body)
+    return Verdict(
+        Action.RETRY, f"CleverTap answered with a failure Rightly does not recognise{shown}", code, body
+    )
 
 
 def _is_not_found(body: dict[str, Any]) -> bool:
