@@ -284,3 +284,19 @@ async def test_budget_from_url_picks_the_mode() -> None:
     shared = budget_from_url("redis://127.0.0.1:1/0")  # not contacted until used
     assert isinstance(shared, RedisBudget)
     await shared.aclose()
+
+
+async def test_a_step_that_ends_holding_a_permit_frees_it_at_once() -> None:
+    """In one process, a step can only "die" by ending (an exception, a cancellation) without its
+    release: the permit goes back with it, and the next caller is served at once."""
+    budget = LocalBudget()
+    limits = Limits(max_in_flight=1, rate=1000)
+
+    async def crashing_step() -> None:
+        await budget.acquire("k", limits, Priority.SUBMIT, max_wait=0)
+        raise RuntimeError("a bug between acquire and release")
+
+    with pytest.raises(RuntimeError):
+        await asyncio.create_task(crashing_step())
+    # (max_wait covers the rate's millisecond; the freed permit wakes this waiter)
+    assert await budget.acquire("k", limits, Priority.SUBMIT, max_wait=0.5) is not None
