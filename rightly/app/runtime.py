@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from rightly.http.vendor import HttpxVendor, VendorHTTP
 from rightly.services import maintenance
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
+from rightly.store import meta
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
 
@@ -54,7 +56,11 @@ async def open_runtime(
     rt: Runtime | None = None
     try:
         await db.migrate()
-        secrets = Secrets.load(settings.home, settings.secret_key)
+        async with db.session() as session:
+            salt = await meta.kdf_salt(session)
+        secrets = await asyncio.to_thread(
+            Secrets.load, settings.home, settings.secret_key, salt=salt, previous=settings.previous_secret_key
+        )
         rt = Runtime(settings, db, registry or builtin_registry(), secrets, clock, vendor, budget)
         for register in FEATURES:  # each adds its job kinds and the events it listens to
             register(rt)

@@ -11,6 +11,7 @@ import typer
 from rightly.cli.common import out, run
 from rightly.cli.connections import connect, connections_app
 from rightly.cli.requests import request_app
+from rightly.cli.secrets import secrets_app
 from rightly.cli.users import serve, token_app, user_app
 from rightly.services.runtime import Runtime
 
@@ -27,6 +28,7 @@ app.add_typer(connections_app, name="connections")
 app.add_typer(request_app, name="request")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(secrets_app, name="secrets")
 app.command("serve")(serve)
 
 

@@ -154,8 +154,8 @@ def serve(
     """Run the REST API (and web UI) with an in-process worker; docs at /docs, schema at /openapi.json."""
     import uvicorn
 
-    from rightly.settings import Settings
+    from rightly.cli.common import load_settings
 
-    app = wiring().create_app(Settings(), registry=wiring().registry, start_worker=not no_worker)
+    app = wiring().create_app(load_settings(), registry=wiring().registry, start_worker=not no_worker)
     loop.tune_gc()
     uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, log_level="info")

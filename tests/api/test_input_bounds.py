@@ -141,3 +141,22 @@ async def test_a_subject_whose_lookup_url_is_long_finishes_on_every_database(api
         (task,) = view["integrations"]
         assert task["status"] in ("processing", "complete"), task  # submitted, or verified: never stuck
         assert task["error"] is None and task["submitted_at"] is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rate": 1e-300},
+        {"rate": 0},
+        {"rate": 1e9},
+        {"max_in_flight": 0},
+        {"max_in_flight": 10**6},
+        {"verify_interval": 1e-9},
+        {"verify_interval": 1e12},
+    ],
+)
+async def test_nonsense_connection_numbers_are_refused_by_the_api(api: Api, body: dict[str, float]) -> None:
+    await api.connect()
+    r = await api.call("PATCH", "/connections/clevertap-prod", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"]

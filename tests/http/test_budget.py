@@ -45,6 +45,11 @@ def test_limits_reject_nonsense() -> None:
         Limits(max_in_flight=0)
     with pytest.raises(ValueError):
         Limits(rate=0)
+    for rate in (1e-300, float("inf"), float("nan"), 1e9):
+        with pytest.raises(ValueError):
+            Limits(rate=rate)
+    with pytest.raises(ValueError):
+        Limits(max_in_flight=10**6)
 
 
 async def test_in_flight_never_exceeds_the_limit_under_many_acquirers() -> None:
