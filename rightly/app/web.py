@@ -18,6 +18,7 @@ from rightly.connectors.base import Registry
 from rightly.connectors.builtin import builtin_registry
 from rightly.engine.supervisor import Supervisor
 from rightly.faces.guard import InputGuard
+from rightly.faces.headers import SecurityHeaders
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.db import is_busy
@@ -87,6 +88,7 @@ def create_app(
         return web.refusal_page(Request(scope), status, message)
 
     app.add_middleware(InputGuard, refuse=refuse)
+    app.add_middleware(SecurityHeaders, docs_path=app.docs_url)  # outermost: refusals get them too
     return app
 
 

@@ -116,8 +116,10 @@ async def update_user(
 async def list_tokens(
     user: str | None = Query(default=None, max_length=320, description="Only this user's (email or id)"),
     session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
 ) -> list[TokenOut]:
-    return [TokenOut(**tokens.token_view(c)) for c in await tokens.list_tokens(session, user)]
+    now = rt.clock.now()
+    return [TokenOut(**tokens.token_view(c, now)) for c in await tokens.list_tokens(session, user)]
 
 
 @router.post(
@@ -134,7 +136,9 @@ async def create_token(
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
 ) -> TokenCreated:
-    cred, secret = await tokens.create_token(session, rt.clock, principal.actor, data.user, data.name)
+    cred, secret = await tokens.create_token(
+        session, rt.clock, principal.actor, data.user, data.name, data.expires_in_days
+    )
     await session.refresh(cred, ["user"])
     return TokenCreated(**tokens.token_view(cred), token=secret)
 
