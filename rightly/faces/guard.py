@@ -101,11 +101,15 @@ def find_unstorable(scope: Scope, content_type: bytes, body: bytes) -> tuple[str
         return None
     if kind == b"application/json" or kind.endswith(b"+json"):
         try:
-            data = json.loads(body)
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "the JSON body", "is not UTF-8 text (RFC 8259)"
+        try:
+            data = json.loads(text)
         except RecursionError:
             return "the JSON body", "is nested too deeply"
-        except (ValueError, UnicodeDecodeError):
-            return None  # not JSON at all: the route's own parser says so
+        except ValueError:
+            return None  # not JSON at all: the route's own parser says so (422)
         return _walk(data, "body")
     if kind == b"application/x-www-form-urlencoded":
         for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8"):

@@ -39,7 +39,9 @@ async def test_liar_answers_never_complete_a_deletion(
     await _run(runtime, clock, MAX_ATTEMPTS + 5)
     lied = (await view(runtime, rid))["integrations"][0]
     assert acct.find(identity="user-42") is not None  # the profile is still there ...
-    assert lied["status"] != "complete" and lied["detail"] != "deletion verified"  # ... and nobody says otherwise
+    assert (
+        lied["status"] != "complete" and lied["detail"] != "deletion verified"
+    )  # ... and nobody says otherwise
     assert lied["status"] == "error" and "kept failing" in lied["detail"]  # shown, after the attempts
     assert "not recognise" in lied["error"] or "temporary" in lied["error"]
     assert emulator.stats.faults[(PROJECT, "liar")] >= MAX_ATTEMPTS
