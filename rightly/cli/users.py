@@ -161,8 +161,17 @@ def serve(
     """Run the REST API (and web UI) with an in-process worker; docs at /docs, schema at /openapi.json."""
     import uvicorn
 
+    from rightly.cli.access_log import log_config
     from rightly.cli.common import load_settings
 
     app = wiring().create_app(load_settings(), registry=wiring().registry, start_worker=not no_worker)
     loop.tune_gc()
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, log_level="info")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        server_header=False,
+        log_level="info",
+        log_config=log_config(),  # no query strings (personal data) in the access log
+    )
