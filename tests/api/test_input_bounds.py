@@ -160,3 +160,20 @@ async def test_nonsense_connection_numbers_are_refused_by_the_api(api: Api, body
     r = await api.call("PATCH", "/connections/clevertap-prod", json=body)
     assert r.status_code == 422, r.text
     assert r.json()["errors"]
+
+
+async def test_a_vendor_record_no_database_can_hold_is_kept_storable(api_any_db: Api) -> None:
+    """Bounded where vendor answers enter too: a profile holding a lone surrogate and a NUL."""
+    api = api_any_db
+    await api.connect()
+    emulator = api.rt.http.client._transport.app.state  # type: ignore[attr-defined]
+    emulator.account("TEST-ACC-1").add_profile(
+        identity="odd-1", profile_data={"Name": "a\ud800b", "x\x00": "y\x00"}
+    )
+    r = await api.call("POST", "/requests", json={"type": "access", "subject": {"user_id": "odd-1"}})
+    await api.work()
+    shown = await api.call("GET", f"/requests/{r.json()['id']}")
+    assert shown.status_code == 200
+    (task,) = shown.json()["integrations"]
+    assert task["detail"] == "1 record found"
+    assert task["records"][0]["profileData"]["Name"] == "a\ufffdb"

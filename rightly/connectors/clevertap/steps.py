@@ -28,6 +28,7 @@ from rightly.connectors.clevertap.records import merge_records
 from rightly.connectors.clevertap.schedule import VerifySchedule
 from rightly.connectors.clevertap.settings import CleverTapSettings, DeletionBehavior
 from rightly.domain.enums import Priority, TaskStatus
+from rightly.domain.text import storable_json
 from rightly.domain.work import EvidenceEntry, TaskSnapshot, TaskUpdate
 
 
@@ -82,7 +83,8 @@ async def run_access(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
     if isinstance(looked, TaskUpdate):
         return looked
     calls, update = looked
-    records = merge_records([c.verdict.record for c in calls if c.verdict.record is not None])
+    # Kept as CleverTap sent them, less what no database or JSON answer can carry (a lone surrogate).
+    records = storable_json(merge_records([c.verdict.record for c in calls if c.verdict.record is not None]))
     n = len(records)
     detail = f"{n} record{'s' if n != 1 else ''} found" if n else "no records found"
     update.records = records
