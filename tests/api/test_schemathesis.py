@@ -134,7 +134,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=15,  # per operation and database: 30 cases an operation
     deadline=None,
     derandomize=True,
     suppress_health_check=[

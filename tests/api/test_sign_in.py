@@ -101,8 +101,8 @@ async def login_form(browser: httpx.AsyncClient, body: dict[str, str]) -> httpx.
 async def test_the_web_sign_in_is_throttled_the_same_way(with_passwords: Api) -> None:
     api = with_passwords
     async with client_from(api, "203.0.113.5") as browser:
-        for i in range(ADDRESS.times):
-            r = await login_form(browser, {"email": f"nobody{i}@example.com", "password": "wrong password!"})
+        for _ in range(ACCOUNT.times):
+            r = await login_form(browser, WRONG)
             assert r.status_code == 401
         r = await login_form(browser, RIGHT)
         assert r.status_code == 429 and "Retry-After" in r.headers and "try again in" in r.text
