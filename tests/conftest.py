@@ -26,6 +26,8 @@ from rightly.settings import Settings
 PG_URL = os.environ.get("RIGHTLY_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("RIGHTLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PROJECT, PASSCODE, REGION = "TEST-ACC-1", "pc-correct-horse", "us1"
+# A key of the right form (as `rightly secrets generate-key` prints): used as it is, no scrypt per test.
+TEST_KEY = "5_mXEJ8jM0Q7hF3t5yq3l8S0v2Qm1zK7dWcT9rB4pYc="
 
 
 def unavailable(reason: str) -> None:
@@ -73,19 +75,19 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sett
     """Settings for a fresh database: SQLite in a temporary home, or a schema of its own in PostgreSQL."""
     home = tmp_path / "home"
     if request.param == "sqlite":
-        yield Settings(home=home, secret_key="test-key", deletion_batch_window=0.0)
+        yield Settings(home=home, secret_key=TEST_KEY, deletion_batch_window=0.0)
         return
     url = request.getfixturevalue("pg_url")
     schema = f"rt_{uuid.uuid4().hex[:12]}"
     yield Settings(
-        home=home, database_url=url, database_schema=schema, secret_key="test-key", deletion_batch_window=0.0
+        home=home, database_url=url, database_schema=schema, secret_key=TEST_KEY, deletion_batch_window=0.0
     )
     drop_schema(url, schema)
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", secret_key="test-key", deletion_batch_window=0.0)
+    return Settings(home=tmp_path / "home", secret_key=TEST_KEY, deletion_batch_window=0.0)
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import Match
 
 from rightly.services.errors import ServiceError, ValidationFailed
 from rightly.store.db import DATABASE_BUSY, is_busy
 from rightly.store.secrets import SecretError
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 class FieldError(BaseModel):
@@ -32,10 +30,12 @@ class Problem(BaseModel):
     checks: list[dict[str, Any]] | None = None
 
 
-def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = Problem(detail=detail, **extra).model_dump(exclude_none=True)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 # Every route can answer these; routes add 404/409 where they apply.
@@ -86,12 +86,36 @@ def install(app: FastAPI) -> None:
         return problem(409, str(exc))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail))
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        # Keep the exception's own headers: a 401's WWW-Authenticate, a 405's Allow (RFC 9110),
+        # which names every method of the path (Starlette's names only its first route's).
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return problem(exc.status_code, str(exc.detail), headers=headers)
 
     app.add_exception_handler(OperationalError, database_busy)
 
-    app.add_middleware(BodyLimit)
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route of the app serves at this request's path."""
+    routes: Any = getattr(request.app, "routes", [])
+    try:
+        from fastapi.routing import iter_route_contexts  # FastAPI's included routers, flattened
+
+        routes = list(iter_route_contexts(routes))
+    except ImportError:
+        pass
+    allowed: set[str] = set()
+    for route in routes:
+        methods = getattr(route, "methods", None)
+        try:
+            match, _ = route.matches(request.scope)
+        except AttributeError:
+            continue
+        if methods and match is not Match.NONE:
+            allowed |= set(methods)
+    return allowed or {"GET"}
 
 
 async def database_busy(_: Request, exc: Exception) -> JSONResponse:
@@ -100,45 +124,3 @@ async def database_busy(_: Request, exc: Exception) -> JSONResponse:
     if not is_busy(exc):
         raise exc
     return problem(503, DATABASE_BUSY)
-
-
-class BodyLimit:
-    """Refuse bodies over MAX_BODY_BYTES with 413, whether announced by Content-Length or streamed."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._refuse(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, f"the request body is larger than {self.limit // 1024} KiB")
-        await response(scope, receive, send)

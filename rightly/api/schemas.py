@@ -286,11 +286,19 @@ class UserOut(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"user": "intake@example.com", "name": "intake form"}]},
+        json_schema_extra={
+            "examples": [{"user": "intake@example.com", "name": "intake form", "expires_in_days": 90}]
+        },
     )
 
     user: str = Field(min_length=1, max_length=320, description="The user's email or id")
     name: str | None = Field(default=None, max_length=100)
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="The token stops working this many days from now (default: never)",
+    )
 
     @field_validator("user", "name")
     @classmethod
@@ -305,6 +313,8 @@ class TokenOut(BaseModel):
     created_at: str | None
     last_used_at: str | None
     revoked_at: str | None
+    expires_at: str | None = Field(description="When the token stops working (null: never)")
+    expired: bool = False
 
 
 class TokenCreated(TokenOut):

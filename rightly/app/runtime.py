@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from rightly.http.vendor import HttpxVendor, VendorHTTP
 from rightly.services import maintenance, notifications, retention, webhooks
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
+from rightly.store import meta
 from rightly.store.chain import Sealer
 from rightly.store.db import Database
 from rightly.store.secrets import Secrets
@@ -55,8 +57,15 @@ async def open_runtime(
     rt: Runtime | None = None
     try:
         await db.migrate()
-        secrets = Secrets.load(settings.home, settings.secret_key)
-        db.use_sealer(Sealer(secrets))  # audit entries and evidence chained with the instance's key
+        async with db.session() as session:
+            salt = await meta.kdf_salt(session)
+        secrets = await asyncio.to_thread(
+            Secrets.load, settings.home, settings.secret_key, salt=salt, previous=settings.previous_secret_key
+        )
+        async with db.session() as session:
+            secrets.use_mac_key(await meta.mac_key(session, secrets))
+            await session.commit()
+        db.use_sealer(Sealer(secrets))  # audit entries and evidence chained with the install's MAC key
         rt = Runtime(settings, db, registry or builtin_registry(), secrets, clock, vendor, budget)
         for register in FEATURES:  # each adds its job kinds and the events it listens to
             register(rt)

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.exc import OperationalError
+from starlette.types import Scope
 
 from rightly import api, web
 from rightly.api import errors as api_errors
@@ -17,6 +18,8 @@ from rightly.app.runtime import open_runtime
 from rightly.connectors.base import Registry
 from rightly.connectors.builtin import builtin_registry
 from rightly.engine.supervisor import Supervisor
+from rightly.faces.guard import InputGuard
+from rightly.faces.headers import SecurityHeaders
 from rightly.services.runtime import Runtime
 from rightly.settings import Settings
 from rightly.store.db import is_busy
@@ -77,4 +80,19 @@ def create_app(
 
     app.add_exception_handler(OperationalError, database_busy)
     app.add_middleware(PrivacyCORS, origins=settings.cors_origins)
+
+    async def refuse(scope: Scope, status: int, message: str, field: str | None) -> Response:
+        """The guard's refusal in the asker's form: JSON for the API, a page for a browser."""
+        if _is_api(scope.get("path", "")):
+            name = (field or "body").removeprefix("body.")
+            errors = [api_errors.FieldError(field=name, message=message)] if status == 422 else None
+            return api_errors.problem(status, message, errors=errors)
+        return web.refusal_page(Request(scope), status, message)
+
+    app.add_middleware(InputGuard, refuse=refuse)
+    app.add_middleware(SecurityHeaders, docs_path=app.docs_url)  # outermost: refusals get them too
     return app
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(API + "/") or path == API or path in ("/openapi.json", "/docs", "/healthz")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.exc import OperationalError
 
@@ -17,7 +18,7 @@ from rightly import loop
 from rightly.connectors.base import Registry
 from rightly.services.errors import ServiceError
 from rightly.services.runtime import Runtime
-from rightly.settings import Settings
+from rightly.settings import Settings, describe_error
 from rightly.store.db import DATABASE_BUSY, is_busy
 from rightly.store.secrets import SecretError
 
@@ -60,7 +61,7 @@ def run(body: Callable[[Runtime], Awaitable[T]]) -> T:
     another process) becomes one line and exit 1."""
 
     async def main() -> T:
-        async with wiring().open_runtime(Settings()) as rt:
+        async with wiring().open_runtime(load_settings()) as rt:
             return await body(rt)
 
     try:
@@ -75,6 +76,14 @@ def run(body: Callable[[Runtime], Awaitable[T]]) -> T:
         fail("interrupted", 130)
     except OSError as exc:  # database file not writable, Redis or PostgreSQL unreachable, ...
         fail(f"{type(exc).__name__}: {exc}")
+
+
+def load_settings() -> Settings:
+    """The configuration from the environment; a bad value is one line naming the variable, and exit 1."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        fail(describe_error(exc))
 
 
 def print_json(data: Any) -> None:

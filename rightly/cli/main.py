@@ -13,6 +13,7 @@ from rightly.cli.connections import connect, connections_app
 from rightly.cli.outbox import outbox_app
 from rightly.cli.proofs import audit_app, proof_app
 from rightly.cli.requests import request_app
+from rightly.cli.secrets import secrets_app
 from rightly.cli.users import serve, token_app, user_app
 from rightly.cli.webhooks import report_app, retention_app, webhook_app
 from rightly.services.runtime import Runtime
@@ -36,6 +37,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(report_app, name="report")
 app.add_typer(retention_app, name="retention")
+app.add_typer(secrets_app, name="secrets")
 app.command("serve")(serve)
 
 

@@ -8,6 +8,7 @@ import typer
 
 from rightly import loop
 from rightly.cli.common import fail, out, print_json, run, wiring
+from rightly.domain.clock import iso
 from rightly.domain.roles import Role
 from rightly.services import tokens, users
 from rightly.services.audit import Actor
@@ -102,13 +103,17 @@ def disable(email: str = typer.Argument(..., help="The user's email.")) -> None:
 def create(
     user: str = typer.Option(..., help="The user's email: the token acts with their role."),
     name: str | None = typer.Option(None, help="What the token is for, e.g. 'intake form'."),
+    expires_in_days: int | None = typer.Option(
+        None, min=1, max=3650, help="The token stops working this many days from now (default: never)."
+    ),
 ) -> None:
     """Create an API token. It is printed once; store it now."""
 
     async def body(rt: Runtime) -> None:
         async with rt.db.session() as s:
-            cred, secret = await tokens.create_token(s, rt.clock, Actor.cli(), user, name)
-        sys.stderr.write(f"token {cred.id} for {user}; shown once, store it now:\n")
+            cred, secret = await tokens.create_token(s, rt.clock, Actor.cli(), user, name, expires_in_days)
+        until = f", valid until {iso(cred.expires_at)}" if cred.expires_at else ""
+        sys.stderr.write(f"token {cred.id} for {user}{until}; shown once, store it now:\n")
         sys.stdout.write(secret + "\n")
 
     run(body)
@@ -123,12 +128,14 @@ def token_list(
 
     async def body(rt: Runtime) -> None:
         async with rt.db.session() as s:
-            views = [tokens.token_view(c) for c in await tokens.list_tokens(s, user)]
+            views = [tokens.token_view(c, rt.clock.now()) for c in await tokens.list_tokens(s, user)]
         if json_:
             print_json(views)
             return
         for v in views:
             state = f"revoked {v['revoked_at']}" if v["revoked_at"] else "active"
+            if not v["revoked_at"] and v["expires_at"]:
+                state = f"expired {v['expires_at']}" if v["expired"] else f"active until {v['expires_at']}"
             out.print(f"{v['id']}  {v['user']}  {v['name']}  {state}", highlight=False)
 
     run(body)
@@ -154,8 +161,17 @@ def serve(
     """Run the REST API (and web UI) with an in-process worker; docs at /docs, schema at /openapi.json."""
     import uvicorn
 
-    from rightly.settings import Settings
+    from rightly.cli.access_log import log_config
+    from rightly.cli.common import load_settings
 
-    app = wiring().create_app(Settings(), registry=wiring().registry, start_worker=not no_worker)
+    app = wiring().create_app(load_settings(), registry=wiring().registry, start_worker=not no_worker)
     loop.tune_gc()
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, log_level="info")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        server_header=False,
+        log_level="info",
+        log_config=log_config(),  # no query strings (personal data) in the access log
+    )

@@ -9,7 +9,8 @@ clevertap-api.md §1 reports for the wrong regional host.
 Order of checks for a known call: credentials (401) → due deletions are purged → limits (429) →
 latency and faults → the call itself. Only admitted calls count as in flight and take latency.
 
-Faults (``rightly.emulator.faults``): ``5xx`` and ``fail200`` answer without doing the call;
+Faults (``rightly.emulator.faults``): ``5xx``, ``fail200`` and ``liar`` answer without doing the call
+(a liar answers a lookup or a deletion with one of ``LIAR_LOOKUPS`` / ``LIAR_DELETES``);
 ``hang`` sleeps ``hang_seconds`` and then does it; ``malformed`` does the call and truncates its
 answer; ``drop`` does the call, starts the answer and closes the connection, which a client sees
 as ``httpx.RemoteProtocolError`` both over a socket and through ``httpx.ASGITransport``.
@@ -19,6 +20,7 @@ sleep's ``hang_seconds``, so a test of timeouts injects a sleep or serves over a
 
 from __future__ import annotations
 
+import asyncio
 from http import HTTPStatus
 from typing import Any
 
@@ -40,7 +42,7 @@ from rightly.emulator.endpoints import (
     too_many_requests,
     upload,
 )
-from rightly.emulator.faults import FaultKind
+from rightly.emulator.faults import LIAR_DELETES, LIAR_LOOKUPS, FaultKind
 from rightly.emulator.state import EmulatorState
 
 # path -> (endpoint name in stats, HTTP method)
@@ -122,18 +124,21 @@ class EmulatorApp:
         state, faults, rng = self.state, account.faults, account.random
         delay = faults.latency(rng)
         fault = faults.pick(rng)
-        if delay > 0:
-            await state.sleep(delay)
         pid = account.project_id
+        if delay > 0 and await self._client_left(request, delay):
+            return self._abandoned(pid, endpoint)
         if fault is not None:
             state.stats.faults[(pid, fault.value)] += 1
-        if fault is FaultKind.HANG:
-            await state.sleep(faults.hang_seconds)
+        if fault is FaultKind.HANG and await self._client_left(request, faults.hang_seconds):
+            return self._abandoned(pid, endpoint)
         if fault is FaultKind.ERROR_5XX:
             status = rng.choice((500, 503))
             return self._reply(pid, endpoint, fail(status, HTTPStatus(status).phrase))
         if fault is FaultKind.FAIL200:
             return self._reply(pid, endpoint, fail(200, "Internal Server Error", 500))
+        if fault is FaultKind.LIAR and endpoint in ("profile", "delete"):
+            answers = LIAR_LOOKUPS if endpoint == "profile" else LIAR_DELETES
+            return self._reply(pid, endpoint, Reply(200, dict(rng.choice(answers))))
         reply = await self._perform(request, account, passcode, endpoint)
         if fault is FaultKind.DROP:
             await _drop(send)
@@ -153,6 +158,26 @@ class EmulatorApp:
         if endpoint == "delete":
             return delete_profiles(account, passcode, payload, self.state.stats, now)
         return upload(account, payload, now)
+
+    async def _client_left(self, request: Request, seconds: float) -> bool:
+        """Wait ``seconds`` of simulated network time, unless the client goes away first (True).
+
+        A client that gave up (a timeout) or died no longer has a request in flight: its slot is
+        free at once, as at a server that notices the closed connection. Over ``httpx.ASGITransport``
+        a disconnect only comes after the answer, so in-process the wait is always the full one."""
+        await request.body()  # read (and keep) the body: what follows only listens for a disconnect
+        sleeper = asyncio.ensure_future(self.state.sleep(seconds))
+        gone = asyncio.ensure_future(_disconnect(request.receive))
+        try:
+            done, _ = await asyncio.wait({sleeper, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            gone.cancel()
+        return gone in done and not gone.cancelled() and gone.result()
+
+    def _abandoned(self, pid: str, endpoint: str) -> Response:
+        self.state.stats.abandoned[(pid, endpoint)] += 1
+        return Response(b"", 499)  # nobody reads it: the client is gone
 
     def _reply(self, pid: str, endpoint: str, reply: Reply) -> Response:
         self.state.stats.responses[(pid, endpoint, reply.status)] += 1
@@ -180,6 +205,13 @@ def create_emulator_app(state: EmulatorState) -> EmulatorApp:
 
 def _json(reply: Reply) -> Response:
     return Response(reply.encode(), reply.status, media_type="application/json")
+
+
+async def _disconnect(receive: Receive) -> bool:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return True
 
 
 class DroppedConnection(httpx.RemoteProtocolError):

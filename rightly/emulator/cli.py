@@ -4,7 +4,7 @@
         [--host 127.0.0.1] [--max-in-flight 3] [--rate R] [--latency-ms N|LOW-HIGH]
         [--deletion-delay SECONDS] [--timezone UTC] [--not-found-shape null|fail] [--seed FILE]
         [--error-rate F] [--hang-rate F] [--hang-seconds S] [--malformed-rate F]
-        [--fail200-rate F] [--drop-rate F] [--random-seed N]
+        [--fail200-rate F] [--drop-rate F] [--liar-rate F] [--random-seed N]
 
 Every region is served under its path prefix (``http://HOST:PORT/us1`` is us1's base URL).
 The server runs on real time; ``--deletion-delay`` replaces the nightly deletion batch with a fixed
@@ -115,6 +115,7 @@ def _command(
     malformed_rate: Rate = 0.0,
     fail200_rate: Rate = 0.0,
     drop_rate: Rate = 0.0,
+    liar_rate: Rate = 0.0,
     random_seed: int = 0,
 ) -> Options:
     if not account:
@@ -127,6 +128,7 @@ def _command(
         malformed_rate=malformed_rate,
         fail200_rate=fail200_rate,
         drop_rate=drop_rate,
+        liar_rate=liar_rate,
     )
     return Options(
         accounts=[parse_account(value) for value in account],

@@ -1,8 +1,9 @@
-"""Faults on demand: latency, 5xx, hangs, malformed bodies, HTTP 200 ``status:"fail"``, drops.
+"""Faults on demand: latency, 5xx, hangs, malformed bodies, HTTP 200 ``status:"fail"``, drops, and
+liars: answers that look like "no such profile" or "accepted" but are not the documented shapes.
 
 Every draw comes from the account's seeded ``random.Random``, so a test that fires the same calls
 in the same order sees the same faults. The fault shares are carved out of one uniform draw in the
-order of ``FaultKind`` (drop, hang, 5xx, malformed, fail200), so each rate is the share of answers
+order of ``FaultKind`` (drop, hang, 5xx, malformed, fail200, liar), so each rate is the share of answers
 that get that fault as long as the rates add up to at most 1.
 """
 
@@ -19,6 +20,26 @@ class FaultKind(StrEnum):
     ERROR_5XX = "5xx"  # HTTP 500/503, the operation does not run
     MALFORMED = "malformed"  # the real answer, truncated: not valid JSON
     FAIL200 = "fail200"  # HTTP 200 with status "fail" (clevertap-api.md §3), the operation does not run
+    LIAR = "liar"  # HTTP 200 that resembles "not found" / "accepted" but is not (LIAR_*); nothing runs
+
+
+# What a stub or a misbehaving proxy in front of CleverTap has been seen to answer (issue 14): each
+# looks like "no such profile" (a lookup) or "accepted" (a deletion) to loose reading, none is one of
+# the documented shapes (clevertap-api.md §5, §7). Rightly must never read them as a result.
+LIAR_LOOKUPS: tuple[dict[str, object], ...] = (
+    {"status": "fail", "error": "Profile store not found on this node, please try again"},
+    {"status": "fail", "error": "Account does not exist"},
+    {"status": "success"},
+    {"status": "success", "record": {}},
+    {"status": "fail", "error": "User not found", "code": 503},
+    {"status": "fail", "error": "User not found. Please try again later"},
+    {"status": "success", "record": None, "error": "index rebuilding, try again"},
+)
+LIAR_DELETES: tuple[dict[str, object], ...] = (
+    {"status": "success", "unprocessed": [{"status": "fail", "code": 500, "error": "try again"}]},
+    {"status": "success", "error": "queued on a node that is down"},
+    {"status": "Success"},
+)
 
 
 @dataclass
@@ -32,6 +53,7 @@ class Faults:
     malformed_rate: float = 0.0
     fail200_rate: float = 0.0
     drop_rate: float = 0.0
+    liar_rate: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -53,6 +75,7 @@ class Faults:
             ("error_5xx_rate", self.error_5xx_rate),
             ("malformed_rate", self.malformed_rate),
             ("fail200_rate", self.fail200_rate),
+            ("liar_rate", self.liar_rate),
         ]
 
     def latency(self, rng: random.Random) -> float:

@@ -33,6 +33,7 @@ class Stats:
     throttled: Counter[tuple[str, str]] = field(default_factory=Counter)  # 429s served
     responses: Counter[tuple[str, str, int]] = field(default_factory=Counter)  # (pid, endpoint, HTTP status)
     faults: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pid, FaultKind value)
+    abandoned: Counter[tuple[str, str]] = field(default_factory=Counter)  # the client left mid-call
     peak_in_flight: Counter[str] = field(default_factory=Counter)
     peak_in_flight_by_endpoint: Counter[tuple[str, str]] = field(default_factory=Counter)
     deletions: list[DeletionRecord] = field(default_factory=list)
@@ -42,6 +43,7 @@ class Stats:
         self.throttled.clear()
         self.responses.clear()
         self.faults.clear()
+        self.abandoned.clear()
         self.peak_in_flight.clear()
         self.peak_in_flight_by_endpoint.clear()
         self.deletions.clear()
@@ -63,6 +65,7 @@ class Stats:
             "throttled": nested(self.throttled),
             "responses": statuses,
             "faults": nested(self.faults),
+            "abandoned": nested(self.abandoned),
             "peak_in_flight": dict(self.peak_in_flight),
             "peak_in_flight_by_endpoint": nested(self.peak_in_flight_by_endpoint),
             "deletions": [asdict(d) for d in self.deletions],

@@ -17,8 +17,11 @@ from rightly.domain.roles import Permission, Role, allows, roles_with
 from rightly.services import audit, tokens
 from rightly.services.audit import Actor
 from rightly.services.runtime import Runtime
+from rightly.services.users import SignInClient
 
 SESSION_COOKIE: Final = "rightly_session"
+DEVICE_COOKIE: Final = "rightly_device"  # left by a successful sign-in: this browser may sign in again
+DEVICE_SECONDS: Final = 365 * 86400
 
 
 def set_session_cookie(response: Response, request: Request, secret: str) -> None:
@@ -33,6 +36,27 @@ def set_session_cookie(response: Response, request: Request, secret: str) -> Non
         secure=request.url.scheme == "https",
         path="/",
     )
+
+
+def set_device_cookie(response: Response, request: Request, device: str) -> None:
+    """The device cookie a successful sign-in leaves: it keeps the account's sign-in open to this
+    browser while others are throttled (``services.users.authenticate``). It proves nothing alone."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        max_age=DEVICE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def sign_in_client(request: Request) -> SignInClient:
+    """The client a sign-in comes from: its address (as the server saw it, behind a trusted proxy its
+    X-Forwarded-For) and its device cookie."""
+    address = request.client.host if request.client else None
+    return SignInClient(address=address, device=request.cookies.get(DEVICE_COOKIE))
 
 
 PUBLIC: Final = "public"
@@ -134,7 +158,7 @@ async def _audit_denial(request: Request, principal: Principal, permission: Perm
             s,
             principal.actor,
             "denied",
-            f"{request.method} {request.url.path}",
+            f"{request.method} {request.url.path}",  # bounded (and made storable) by audit.entry
             rt.clock.now(),
             "denied",
             message=f"role {principal.role.value} lacks {permission.value}",

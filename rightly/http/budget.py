@@ -1,7 +1,9 @@
 """The in-process call budget of the embedded mode: one event loop, no I/O.
 
 The contract (two limits per key, strict priority, slowing down after a 429) is in
-``rightly.http.permits``; read that module first. ``rightly.http.redis_budget`` holds the budget
+``rightly.http.permits``; read that module first. A permit lives as long as the task that acquired
+it: one that ends without releasing it (a crash inside a step) frees it at once, so a dead step never
+holds the account's budget (in one process there is no other way to die and keep a permit). ``rightly.http.redis_budget`` holds the budget
 shared by many worker processes, and ``rightly.http.budgets.budget_from_url`` picks one.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import logging
 from dataclasses import dataclass, field
 
 from rightly.domain.clock import Clock, SystemClock
@@ -24,6 +27,8 @@ from rightly.http.permits import (
     pacing,
     slowed,
 )
+
+log = logging.getLogger(__name__)
 
 # Limits, Permit and Budget were defined here before rightly.http.permits; importers still find them.
 __all__ = ["Budget", "Limits", "LocalBudget", "Permit"]
@@ -108,7 +113,18 @@ class LocalBudget:
         state.in_flight.add(token)
         spacing, _ = pacing(slowed(limits, self._level(state, now))[1])
         state.next_slot = max(state.next_slot or now, now) + spacing
-        return Permit(key=key, token=token, priority=priority, granted_at=now)
+        permit = Permit(key=key, token=token, priority=priority, granted_at=now)
+        owner = asyncio.current_task()
+        if owner is not None:  # a task that ends without releasing its permit frees it at once
+            owner.add_done_callback(lambda _: self._orphaned(permit))
+        return permit
+
+    def _orphaned(self, permit: Permit) -> None:
+        state = self._keys.get(permit.key)
+        if state is not None and permit.token in state.in_flight:
+            log.warning("a task ended holding a call permit for %s; releasing it", permit.key)
+            state.in_flight.discard(permit.token)
+            state.notify()
 
     async def acquire(
         self, key: str, limits: Limits, priority: Priority, *, max_wait: float

@@ -65,6 +65,10 @@ MAX_SLOW_LEVEL = 3
 ESCALATE_AFTER = 1.0
 
 
+MIN_IN_FLIGHT, MAX_IN_FLIGHT = 1, 1000
+MIN_RATE, MAX_RATE = 0.01, 100_000.0
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one key may do: calls at once, and calls per second."""
@@ -73,10 +77,13 @@ class Limits:
     rate: float = 3.0  # calls per second
 
     def __post_init__(self) -> None:
-        if self.max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, not {self.max_in_flight}")
-        if not self.rate > 0:
-            raise ValueError(f"rate must be positive, not {self.rate}")
+        if not MIN_IN_FLIGHT <= self.max_in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(
+                f"max_in_flight must be {MIN_IN_FLIGHT} to {MAX_IN_FLIGHT}, not {self.max_in_flight}"
+            )
+        # (NaN fails both comparisons; an infinite or vanishing rate would break the pacing arithmetic)
+        if not MIN_RATE <= self.rate <= MAX_RATE:
+            raise ValueError(f"rate must be {MIN_RATE} to {MAX_RATE:g} calls per second, not {self.rate}")
 
 
 @dataclass(frozen=True)

@@ -108,13 +108,7 @@ def vendor_client(timeout: float = 20.0, *, ssl_context: ssl.SSLContext | None =
     ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` with hosts in ``NO_PROXY`` reached directly,
     as httpx reads them (this machine is proxied too unless ``NO_PROXY`` names it); no redirects.
     """
-    # httpx logs every request's URL at INFO (a lookup's URL holds the subject's email) and
-    # httpcore logs what the network sent at DEBUG (a server may echo the passcode): keep both out
-    # of Rightly's log unless someone configured their loggers on purpose.
-    for name in ("httpx", "httpcore"):
-        library_log = logging.getLogger(name)
-        if library_log.level == logging.NOTSET:
-            library_log.setLevel(logging.WARNING)
+    quiet_libraries()
     return httpx.AsyncClient(
         timeout=timeout,
         # Calls in flight are bounded by the budget (a few per account); the pool only caps a
@@ -131,10 +125,21 @@ def vendor_client(timeout: float = 20.0, *, ssl_context: ssl.SSLContext | None =
     )
 
 
+def quiet_libraries() -> None:
+    """httpx logs every request's URL at INFO (a lookup's URL holds the subject's email) and
+    httpcore logs what the network sent at DEBUG (a server may echo the passcode): keep both out of
+    Rightly's log, whichever client carries the calls, unless someone configured them on purpose."""
+    for name in ("httpx", "httpcore"):
+        library_log = logging.getLogger(name)
+        if library_log.level == logging.NOTSET:
+            library_log.setLevel(logging.WARNING)
+
+
 class HttpxVendor:
     """Vendor calls over an ``httpx.AsyncClient`` (any transport: a socket, ASGI, a mock)."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
+        quiet_libraries()
         self.client = client
 
     @classmethod

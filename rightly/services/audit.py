@@ -17,6 +17,7 @@ from sqlalchemy import Float, Integer, String, cast, func, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.domain.clock import iso
+from rightly.domain.text import storable, storable_json
 from rightly.store.auth_models import AuditEntry
 from rightly.store.models import Evidence, Task
 
@@ -50,17 +51,19 @@ def entry(
     message: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    """An entry, every text bounded to its column and stripped of what no database holds: an entry
+    often names what someone typed (a failed sign-in's email, a path), which may be anything."""
     if actor.credential_id:
         detail = {"credential": actor.credential_id, **(detail or {})}
     return AuditEntry(
         at=at,
-        actor_type=actor.type,
-        actor=actor.name,
-        action=action,
-        target=target,
-        outcome=outcome,
-        message=(message or None) and message[:2000],
-        detail=detail,
+        actor_type=storable(actor.type, 10),
+        actor=storable(actor.name, 320),
+        action=storable(action, 50),
+        target=None if target is None else storable(target, 200),
+        outcome=storable(outcome, 20),
+        message=storable(message, 2000) if message else None,
+        detail=storable_json(detail) if detail is not None else None,
     )
 
 
@@ -88,7 +91,7 @@ async def failure(
 
 def target(kind: str, key: str | None) -> str:
     """An entry's target ("request:req_…"), bounded to what the column holds."""
-    return f"{kind}:{key or '?'}"[:200]
+    return storable(f"{kind}:{key or '?'}", 200)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from rightly.domain.clock import iso
 from rightly.domain.enums import HELD_REQUEST, TERMINAL_REQUEST, RequestStatus, RequestType, TaskStatus
 from rightly.domain.regulations import Regulation
+from rightly.domain.text import control_characters
 from rightly.domain.work import DONE, TaskSnapshot
 from rightly.engine.dispatch import connection_config
 from rightly.engine.events import Events
@@ -33,13 +34,15 @@ def normalize_subject(email: str | None, user_id: str | None) -> tuple[str | Non
     if email is None and user_id is None:
         raise InvalidInput("a request needs the subject's email or user ID (or both)")
     if email is not None:
+        if control_characters(email):
+            raise InvalidInput("the email must be printable text")
         if len(email) > 320:
             raise InvalidInput("the email is longer than 320 characters")
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise InvalidInput(f"{email!r} is not a valid email address: {exc}") from None
-    if user_id is not None and (len(user_id) > 256 or any(ord(c) < 32 for c in user_id)):
+    if user_id is not None and (len(user_id) > 256 or control_characters(user_id)):
         raise InvalidInput("the user ID must be at most 256 printable characters")
     return email, user_id
 

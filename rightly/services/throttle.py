@@ -47,6 +47,22 @@ class Throttle:
     async def exceeded(self, session: AsyncSession, limit: Limit, key: str, now: float) -> bool:
         return await self.count(session, limit, key, now) >= limit.times
 
+    async def retry_after(self, session: AsyncSession, limit: Limit, key: str, now: float) -> float:
+        """Seconds until the key is below its limit again (0 when it is already)."""
+        query = (
+            select(ThrottleHit.at)
+            .where(
+                ThrottleHit.scope == limit.scope,
+                ThrottleHit.key_hash == self._hash(limit.scope, key),
+                ThrottleHit.at > now - limit.window,
+            )
+            .order_by(ThrottleHit.at.desc())
+            .offset(limit.times - 1)
+            .limit(1)
+        )
+        at = (await session.execute(query)).scalar()
+        return 0.0 if at is None else max(0.0, float(at) + limit.window - now)
+
     async def hit(self, session: AsyncSession, scope: str, key: str, now: float) -> None:
         """Count one attempt, in the caller's transaction."""
         await session.execute(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rightly.domain.clock import Clock, iso
+from rightly.domain.text import control_characters
 from rightly.services import audit
 from rightly.services.audit import Actor
 from rightly.services.errors import Conflict, InvalidInput, NotFound
@@ -30,17 +31,32 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+MAX_EXPIRY_DAYS = 3650
+
+
 async def create_token(
-    session: AsyncSession, clock: Clock, actor: Actor, user_email_or_id: str, name: str | None = None
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    user_email_or_id: str,
+    name: str | None = None,
+    expires_in_days: int | None = None,
 ) -> tuple[Credential, str]:
-    """A new API token for a user: (the stored credential, the secret to show once)."""
+    """A new API token for a user: (the stored credential, the secret to show once). With
+    ``expires_in_days`` it stops working that many days from now; without, when revoked."""
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+        raise InvalidInput(
+            f"a token expires 1 to {MAX_EXPIRY_DAYS} days after it is made",
+            [{"field": "expires_in_days", "message": f"1 to {MAX_EXPIRY_DAYS}"}],
+        )
     user = await get_user(session, user_email_or_id)
     if user.disabled:
         raise Conflict(f"user {user.email} is disabled")
     name = (name or "").strip() or "api token"
-    if len(name) > 100:
-        raise InvalidInput("the token name must be at most 100 characters")
-    return await _issue(session, clock, actor, user, API, name, None)
+    if len(name) > 100 or control_characters(name):
+        raise InvalidInput("the token name must be at most 100 printable characters")
+    expires_at = clock.now() + expires_in_days * 86400 if expires_in_days else None
+    return await _issue(session, clock, actor, user, API, name, expires_at)
 
 
 async def start_session(session: AsyncSession, clock: Clock, user: User) -> tuple[Credential, str]:
@@ -71,7 +87,12 @@ async def _issue(
     if actor is not None:
         await session.flush()
         audit.record(
-            session, actor, "token.create", f"token:{cred.id}", now, detail={"user": user.email, "name": name}
+            session,
+            actor,
+            "token.create",
+            audit.target("token", cred.id),
+            now,
+            detail={"user": user.email, "name": name, "expires_at": iso(expires_at)},
         )
     await session.commit()
     return cred, secret
@@ -120,7 +141,7 @@ async def revoke_token(session: AsyncSession, clock: Clock, actor: Actor, token_
             session,
             actor,
             "token.revoke",
-            f"token:{cred.id}",
+            audit.target("token", cred.id),
             cred.revoked_at,
             detail={"user": cred.user.email},
         )
@@ -136,18 +157,21 @@ async def end_session(session: AsyncSession, clock: Clock, secret: str) -> None:
             session,
             Actor("user", cred.user.email, cred.id),
             "logout",
-            f"user:{cred.user.email}",
+            audit.target("user", cred.user.email),
             cred.revoked_at,
         )
         await session.commit()
 
 
-def token_view(cred: Credential) -> dict[str, Any]:
+def token_view(cred: Credential, now: float | None = None) -> dict[str, Any]:
+    expired = cred.expires_at is not None and now is not None and cred.expires_at <= now
     return {
+        "expired": expired,
         "id": cred.id,
         "name": cred.name,
         "user": cred.user.email,
         "created_at": iso(cred.created_at),
         "last_used_at": iso(cred.last_used_at),
         "revoked_at": iso(cred.revoked_at),
+        "expires_at": iso(cred.expires_at),
     }

@@ -9,6 +9,7 @@ locked", which the faces report as ``DATABASE_BUSY`` (see ``is_busy``).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +68,11 @@ class Database:
         self.schema = schema
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
+            # aiosqlite logs every statement with its parameters at DEBUG (subjects' emails, what
+            # vendors answered): keep it out of Rightly's log unless someone asked for it on purpose.
+            library_log = logging.getLogger("aiosqlite")
+            if library_log.level == logging.NOTSET:
+                library_log.setLevel(logging.WARNING)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -72,3 +72,14 @@ def database_busy_page(request: Request) -> Response:
     from rightly.web.render import render
 
     return render(request, "error.html", 503, title="The database is busy", detail=DATABASE_BUSY)
+
+
+def refusal_page(request: Request, status: int, message: str) -> Response:
+    """The page a browser gets when its input is refused before any page runs (too large, or holding
+    what no database can store)."""
+    from rightly.web.render import render
+
+    title = "Too large" if status == 413 else "Not accepted"
+    return render(
+        request, "error.html", status, title=title, detail=f"Rightly cannot accept this: {message}."
+    )

@@ -45,6 +45,11 @@ def test_limits_reject_nonsense() -> None:
         Limits(max_in_flight=0)
     with pytest.raises(ValueError):
         Limits(rate=0)
+    for rate in (1e-300, float("inf"), float("nan"), 1e9):
+        with pytest.raises(ValueError):
+            Limits(rate=rate)
+    with pytest.raises(ValueError):
+        Limits(max_in_flight=10**6)
 
 
 async def test_in_flight_never_exceeds_the_limit_under_many_acquirers() -> None:
@@ -284,3 +289,19 @@ async def test_budget_from_url_picks_the_mode() -> None:
     shared = budget_from_url("redis://127.0.0.1:1/0")  # not contacted until used
     assert isinstance(shared, RedisBudget)
     await shared.aclose()
+
+
+async def test_a_step_that_ends_holding_a_permit_frees_it_at_once() -> None:
+    """In one process, a step can only "die" by ending (an exception, a cancellation) without its
+    release: the permit goes back with it, and the next caller is served at once."""
+    budget = LocalBudget()
+    limits = Limits(max_in_flight=1, rate=1000)
+
+    async def crashing_step() -> None:
+        await budget.acquire("k", limits, Priority.SUBMIT, max_wait=0)
+        raise RuntimeError("a bug between acquire and release")
+
+    with pytest.raises(RuntimeError):
+        await asyncio.create_task(crashing_step())
+    # (max_wait covers the rate's millisecond; the freed permit wakes this waiter)
+    assert await budget.acquire("k", limits, Priority.SUBMIT, max_wait=0.5) is not None

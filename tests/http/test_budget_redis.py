@@ -239,7 +239,7 @@ async def test_a_cancelled_waiter_leaves_the_queue(make_budget: MakeBudget) -> N
 
 
 async def test_permits_of_a_crashed_worker_expire(make_budget: MakeBudget) -> None:
-    crashed, alive = make_budget(permit_ttl=0.2), make_budget()
+    crashed, alive = make_budget(lease=0.2), make_budget()
     limits = Limits(max_in_flight=1, rate=1000)
     lost = await must_acquire(crashed, limits)  # never released
     await crashed.aclose()
@@ -294,3 +294,67 @@ async def test_slow_down_halves_the_throughput_for_a_while(
         while await client.exists(slow_key):
             await asyncio.sleep(0.02)
     assert await mean_gap() == pytest.approx(normal, abs=0.008)
+
+
+async def test_a_killed_process_frees_its_permits_within_its_lease(
+    make_budget: MakeBudget, redis_url: str, redis_prefix: str
+) -> None:
+    """Issue 14 (4): a worker killed with SIGKILL while holding every permit of an account. Alive, it
+    keeps them (it renews their short leases while its calls run); dead, they are free again within
+    one lease (1 s here, 3 s by default), not after a TTL as long as the slowest call."""
+    limits = Limits(max_in_flight=3, rate=1000)
+    child_code = (
+        "import asyncio, json, sys\n"
+        "from rightly.domain.enums import Priority\n"
+        "from rightly.http.permits import Limits\n"
+        "from rightly.http.redis_budget import RedisBudget\n"
+        "url, prefix, key = json.loads(sys.argv[1])\n"
+        "async def main():\n"
+        "    budget = RedisBudget(url, prefix=prefix, lease=1.0)\n"
+        "    async def call():\n"
+        "        permit = await budget.acquire(key, Limits(3, 1000), Priority.SUBMIT, max_wait=10)\n"
+        "        assert permit is not None\n"
+        "        await asyncio.sleep(3600)  # a call that is still running when the process dies\n"
+        "    calls = [asyncio.create_task(call()) for _ in range(3)]\n"
+        "    while len(budget._held) < 3: await asyncio.sleep(0.01)\n"
+        "    print('held', flush=True)\n"
+        "    await asyncio.gather(*calls)\n"
+        "asyncio.run(main())\n"
+    )
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        child_code,
+        json.dumps([redis_url, redis_prefix, KEY]),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        assert await asyncio.wait_for(child.stdout.readline(), timeout=30) == b"held\n"
+        budget = make_budget()
+        # Two and a half leases later the permits are still held: renewed, not lapsed.
+        assert await budget.acquire(KEY, limits, Priority.INTERACTIVE, max_wait=2.5) is None
+        child.kill()  # SIGKILL: no release, no clean-up
+        await child.wait()
+        # Within one lease (and a poll) the dead worker's permits are free again.
+        permit = await budget.acquire(KEY, limits, Priority.INTERACTIVE, max_wait=1.5)
+        assert permit is not None
+        held = [permit] + [await must_acquire(budget, limits) for _ in range(2)]
+        assert len(held) == 3
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
+async def test_a_task_that_ends_holding_a_permit_frees_it_at_once(make_budget: MakeBudget) -> None:
+    budget = make_budget()
+    limits = Limits(max_in_flight=1, rate=1000)
+
+    async def careless() -> None:
+        await must_acquire(budget, limits)  # and never released
+
+    await asyncio.create_task(careless())
+    permit = await budget.acquire(KEY, limits, Priority.SUBMIT, max_wait=0.5)
+    assert permit is not None

@@ -58,8 +58,13 @@ def page(browser: Browser, live: Live) -> Iterator[Page]:
     context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 860})
     pg = context.new_page()
     pg.set_default_timeout(15_000)
+    # The pages run under a strict Content-Security-Policy (no inline script or style): anything it
+    # blocked would show here, and the live updates (static/live.js) would stop working.
+    blocked: list[str] = []
+    pg.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     yield pg
     context.close()
+    assert not blocked, blocked
 
 
 def shot(page: Page, name: str) -> None:

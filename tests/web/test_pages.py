@@ -282,7 +282,7 @@ async def test_a_new_token_is_shown_once_and_can_be_revoked(web: Web) -> None:
     admin = await web.browser(Role.SUPER_ADMIN)
     page = await admin.get("/tokens")
     assert page.status_code == 200 and "Create a token" in page.text and "rly_" not in page.text
-    made = await admin.post("/tokens", {"user": "viewer@example.com", "name": "helpdesk"})
+    made = await admin.post("/tokens", {"user": "viewer@example.com", "name": "helpdesk", "expires": "90"})
     assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
     secret = re.search(r'id="new-token"[^>]* value="(rly_[^"]+)"', made.text)
     assert secret and "shown only this once" in made.text
@@ -294,6 +294,7 @@ async def test_a_new_token_is_shown_once_and_can_be_revoked(web: Web) -> None:
     token_id = next(t["id"] for t in (await web.api.call("GET", "/tokens")).json() if t["name"] == "helpdesk")
     row = listing.text[listing.text.index("<td>helpdesk</td>") :].split("</tr>")[0]
     assert "viewer@example.com" in row and "active" in row and "never" not in row  # just used
+    assert "2026-04-01" in row  # expires 90 days after it was made
     r = await admin.post(f"/tokens/{token_id}/revoke")
     assert r.status_code == 303 and r.headers["location"] == "/tokens?notice=token-revoked"
     assert (await web.api.client.get("/api/v1/me", headers=bearer)).status_code == 401

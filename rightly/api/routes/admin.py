@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
@@ -92,8 +92,8 @@ async def add_user(
     summary="Change a user's role, or disable (and sign out) or re-enable them",
 )
 async def update_user(
-    user_id: str,
     data: UserUpdate,
+    user_id: str = Path(min_length=1, max_length=320, description="The user's id or email"),
     session: AsyncSession = SessionDep,
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
@@ -116,8 +116,10 @@ async def update_user(
 async def list_tokens(
     user: str | None = Query(default=None, max_length=320, description="Only this user's (email or id)"),
     session: AsyncSession = SessionDep,
+    rt: Runtime = RuntimeDep,
 ) -> list[TokenOut]:
-    return [TokenOut(**tokens.token_view(c)) for c in await tokens.list_tokens(session, user)]
+    now = rt.clock.now()
+    return [TokenOut(**tokens.token_view(c, now)) for c in await tokens.list_tokens(session, user)]
 
 
 @router.post(
@@ -134,7 +136,9 @@ async def create_token(
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
 ) -> TokenCreated:
-    cred, secret = await tokens.create_token(session, rt.clock, principal.actor, data.user, data.name)
+    cred, secret = await tokens.create_token(
+        session, rt.clock, principal.actor, data.user, data.name, data.expires_in_days
+    )
     await session.refresh(cred, ["user"])
     return TokenCreated(**tokens.token_view(cred), token=secret)
 
@@ -147,7 +151,7 @@ async def create_token(
     summary="Revoke an API token",
 )
 async def revoke_token(
-    token_id: str,
+    token_id: str = Path(min_length=1, max_length=64),
     session: AsyncSession = SessionDep,
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,

@@ -6,7 +6,7 @@ which name models made at run time.)"""
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.connection_schemas import (
@@ -24,6 +24,9 @@ from rightly.faces.auth import Principal
 from rightly.services import connections as svc
 from rightly.services.runtime import Runtime
 from rightly.store.models import Connection
+
+# A connection's name (at most 100 characters) or id.
+ConnectionId = Path(min_length=1, max_length=100, description="The connection's name or id")
 
 
 def router(registry: Registry) -> APIRouter:
@@ -63,7 +66,7 @@ def router(registry: Registry) -> APIRouter:
 
     @api.get("/{connection_id}", response_model=Out, responses={**NOT_FOUND}, summary="Show a connection")
     async def get_connection(
-        connection_id: str, session: AsyncSession = SessionDep, rt: Runtime = RuntimeDep
+        connection_id: str = ConnectionId, session: AsyncSession = SessionDep, rt: Runtime = RuntimeDep
     ) -> Any:
         return out(rt, await svc.get_connection(session, connection_id))
 
@@ -75,8 +78,8 @@ def router(registry: Registry) -> APIRouter:
         "go needs the secret again)",
     )
     async def update_connection(
-        connection_id: str,
         patch: Update,
+        connection_id: str = ConnectionId,
         session: AsyncSession = SessionDep,
         rt: Runtime = RuntimeDep,
         principal: Principal = PrincipalDep,
@@ -92,7 +95,7 @@ def router(registry: Registry) -> APIRouter:
         summary="Check a connection's credentials and permissions with the vendor now",
     )
     async def test_connection(
-        connection_id: str,
+        connection_id: str = ConnectionId,
         session: AsyncSession = SessionDep,
         rt: Runtime = RuntimeDep,
         principal: Principal = PrincipalDep,
@@ -108,7 +111,7 @@ def router(registry: Registry) -> APIRouter:
         summary="Remove a connection; its unfinished tasks are canceled, its evidence is kept",
     )
     async def remove_connection(
-        connection_id: str,
+        connection_id: str = ConnectionId,
         session: AsyncSession = SessionDep,
         rt: Runtime = RuntimeDep,
         principal: Principal = PrincipalDep,

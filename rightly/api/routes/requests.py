@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
@@ -20,6 +20,7 @@ from rightly.services.runtime import Runtime
 from rightly.store.models import Request
 
 router = APIRouter(prefix="/requests", tags=["requests"])
+RequestId = Path(min_length=1, max_length=64, examples=["req_0a1b2c3d4e5f60718293"])
 
 
 def _out(req: Request) -> RequestOut:
@@ -90,7 +91,7 @@ async def list_requests(
 
 
 @router.get("/{request_id}", response_model=RequestOut, responses={**NOT_FOUND}, summary="Show a request")
-async def get_request(request_id: str, session: AsyncSession = SessionDep) -> RequestOut:
+async def get_request(request_id: str = RequestId, session: AsyncSession = SessionDep) -> RequestOut:
     return _out(await svc.get_request(session, request_id))
 
 
@@ -101,7 +102,7 @@ async def get_request(request_id: str, session: AsyncSession = SessionDep) -> Re
     summary="Cancel a request's unfinished integrations",
 )
 async def cancel_request(
-    request_id: str,
+    request_id: str = RequestId,
     session: AsyncSession = SessionDep,
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
@@ -163,7 +164,7 @@ async def deny_request(
     summary="Run a request's failed or canceled integrations again",
 )
 async def retry_request(
-    request_id: str,
+    request_id: str = RequestId,
     session: AsyncSession = SessionDep,
     rt: Runtime = RuntimeDep,
     principal: Principal = PrincipalDep,
@@ -185,7 +186,7 @@ async def retry_request(
     summary="The records an access request found (JSON, or ?format=csv)",
 )
 async def request_results(
-    request_id: str,
+    request_id: str = RequestId,
     format: Literal["json", "csv"] = "json",
     session: AsyncSession = SessionDep,
 ) -> Any:

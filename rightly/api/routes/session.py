@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rightly.api.deps import PrincipalDep, RuntimeDep, SessionDep
-from rightly.api.errors import problem
+from rightly.api.errors import Problem, problem
 from rightly.api.schemas import Health, Login, Me
 from rightly.domain.roles import Permission
-from rightly.faces.auth import SESSION_COOKIE, Principal, runtime_of, set_session_cookie
+from rightly.faces.auth import (
+    SESSION_COOKIE,
+    Principal,
+    runtime_of,
+    set_device_cookie,
+    set_session_cookie,
+    sign_in_client,
+)
 from rightly.services import tokens, users
 from rightly.services.runtime import Runtime
 
@@ -29,17 +38,32 @@ def _me(principal: Principal) -> Me:
     )
 
 
-@router.post("/session", response_model=Me, tags=["session"], summary="Sign in: sets the session cookie")
+@router.post(
+    "/session",
+    response_model=Me,
+    responses={429: {"model": Problem, "description": "Too many failed sign-ins: wait Retry-After seconds"}},
+    tags=["session"],
+    summary="Sign in: sets the session cookie (failed sign-ins are throttled per address and per account)",
+)
 async def login(
     data: Login, request: Request, session: AsyncSession = SessionDep, rt: Runtime = RuntimeDep
 ) -> Response:
-    user = await users.authenticate(session, rt.clock, data.email, data.password.get_secret_value())
-    if user is None:
+    try:
+        signed = await users.authenticate(
+            session, rt, data.email, data.password.get_secret_value(), sign_in_client(request)
+        )
+    except users.TooManyAttempts as exc:
+        answer = problem(429, str(exc))
+        answer.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return answer
+    if signed is None:
         return problem(401, "wrong email or password, or the user is disabled")
+    user = signed.user
     cred, secret = await tokens.start_session(session, rt.clock, user)
     principal = Principal(user.id, user.email, users.parse_role(user.role), "session", cred.id)
     response = JSONResponse(_me(principal).model_dump())
     set_session_cookie(response, request, secret)
+    set_device_cookie(response, request, signed.device)
     return response
 
 

@@ -47,13 +47,26 @@ def delete_request(account: Account, by: DeleteBy, values: list[str]) -> VendorR
     )
 
 
+MAX_ID_LENGTH = 256  # an objectId or identity Rightly keeps and sends back (CleverTap's are ~40)
+
+
+def plain_id(value: object) -> str | None:
+    """A vendor-given id (objectId, identity) fit to keep and send back: a non-empty string of at
+    most MAX_ID_LENGTH printable characters; anything else is not an id Rightly acts on."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        return None
+    return value
+
+
 def object_ids(record: dict[str, object]) -> list[str]:
     """Every distinct objectId a profile lists in platformInfo (§5: they can differ per device)."""
     found: list[str] = []
     platforms = record.get("platformInfo")
     if isinstance(platforms, list):
-        for item in platforms:
-            oid = item.get("objectId") if isinstance(item, dict) else None
-            if isinstance(oid, str) and oid and oid not in found:
+        for item in platforms[:1000]:
+            oid = plain_id(item.get("objectId")) if isinstance(item, dict) else None
+            if oid is not None and oid not in found:
                 found.append(oid)
     return found

@@ -20,6 +20,7 @@ from rightly.connectors.clevertap.api import (
     delete_request,
     lookup_request,
     object_ids,
+    plain_id,
 )
 from rightly.connectors.clevertap.client import BudgetBusy, CallRecord, CleverTapClient
 from rightly.connectors.clevertap.errors import RETRYABLE, Action
@@ -27,6 +28,7 @@ from rightly.connectors.clevertap.records import merge_records
 from rightly.connectors.clevertap.schedule import VerifySchedule
 from rightly.connectors.clevertap.settings import CleverTapSettings, DeletionBehavior
 from rightly.domain.enums import Priority, TaskStatus
+from rightly.domain.text import storable_json
 from rightly.domain.work import EvidenceEntry, TaskSnapshot, TaskUpdate
 
 
@@ -81,7 +83,8 @@ async def run_access(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
     if isinstance(looked, TaskUpdate):
         return looked
     calls, update = looked
-    records = merge_records([c.verdict.record for c in calls if c.verdict.record is not None])
+    # Kept as CleverTap sent them, less what no database or JSON answer can carry (a lone surrogate).
+    records = storable_json(merge_records([c.verdict.record for c in calls if c.verdict.record is not None]))
     n = len(records)
     detail = f"{n} record{'s' if n != 1 else ''} found" if n else "no records found"
     update.records = records
@@ -104,8 +107,14 @@ async def run_resolve(ctx: StepContext, snap: TaskSnapshot) -> TaskUpdate:
         guids = object_ids(record)
         if guids:
             targets["guid"] = guids
-        elif isinstance(record.get("identity"), str) and record["identity"]:
-            targets["identity"] = sorted({*targets.get("identity", []), record["identity"]})
+        elif (identity := plain_id(record.get("identity"))) is not None:
+            targets["identity"] = sorted({*targets.get("identity", []), identity})
+        else:  # found, but nothing to delete it by: never "no records found"
+            reason = (
+                "CleverTap found a profile for the email, but it lists no objectId or identity "
+                "Rightly can delete it by; delete it in CleverTap's dashboard"
+            )
+            return update.finish(TaskStatus.ERROR, "profile cannot be deleted by id", reason)
     if not targets.get("guid") and not targets.get("identity"):
         return update.finish(TaskStatus.COMPLETE, "no records found")
     update.state = targets

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from rightly.domain.enums import CLOCK_RUNNING, ConnectionHealth, RequestStatus
 from rightly.domain.roles import Permission
-from rightly.faces.auth import SESSION_COOKIE, runtime_of, set_session_cookie
+from rightly.faces.auth import (
+    SESSION_COOKIE,
+    runtime_of,
+    set_device_cookie,
+    set_session_cookie,
+    sign_in_client,
+)
 from rightly.services import connections as conn_svc
 from rightly.services import requests as req_svc
 from rightly.services import tokens, users, webhooks
@@ -44,12 +52,14 @@ async def login_submit(request: Request) -> Response:
     rt = runtime_of(request)
     async with rt.db.session() as s:
         try:
-            user = await users.authenticate(s, rt.clock, email, password)
+            signed = await users.authenticate(s, rt, email, password, sign_in_client(request))
         except users.TooManyAttempts as exc:
-            return render(
+            page = render(
                 request, "login.html", 429, next=next_path, email=email, error=f"{str(exc).capitalize()}."
             )
-        if user is None:
+            page.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+            return page
+        if signed is None:
             return render(
                 request,
                 "login.html",
@@ -58,9 +68,10 @@ async def login_submit(request: Request) -> Response:
                 email=email,
                 error="Wrong email or password, or the user is disabled.",
             )
-        _, secret = await tokens.start_session(s, rt.clock, user)
+        _, secret = await tokens.start_session(s, rt.clock, signed.user)
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookie(response, request, secret)
+    set_device_cookie(response, request, signed.device)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
