@@ -1,5 +1,6 @@
 """After a scenario that touches every secret Rightly handles (a passcode right and wrong, passwords
-right and wrong, API tokens, browser sessions) and a subject's personal data, none of the secrets is
+right and wrong, API tokens, browser sessions, the privacy center's link tokens) and a subject's
+personal data, none of the secrets is
 in any log line, API answer, page, table row or file, and the subject's data is in no log line and
 no job payload. (A token appears once: in the answer that created it; a session only in its cookie.)"""
 
@@ -23,6 +24,21 @@ WRONG_PASSCODE = "pc-wrong-staple-9931"
 WRONG_PASSWORD = "not-the-password-41733"
 NEW_PASSWORD = "velvet tractor murmurs at noon"
 SUBJECT_EMAIL, SUBJECT_ID = "grace.hopper.scan@example.com", "user-scan-5512"
+PUBLIC_EMAIL = "ada.public.scan@example.com"
+
+
+async def _link_tokens(api: Api) -> list[str]:
+    """The link tokens in the messages sent so far (read as the person would: from the message)."""
+    from rightly.services.messages import body_of
+    from rightly.store.privacy_models import Message
+
+    async with api.rt.db.session() as s:
+        messages = list((await s.execute(select(Message).order_by(Message.created_at))).scalars())
+    return [
+        m.group(2)
+        for message in messages
+        for m in re.finditer(r"/privacy/(verify|results)/([A-Za-z0-9_-]+)", body_of(api.rt, message).text)
+    ]
 
 
 async def test_no_secret_or_subject_data_leaks_anywhere(
@@ -51,9 +67,21 @@ async def test_no_secret_or_subject_data_leaks_anywhere(
     ):
         r = await api.call("POST", "/requests", Role.REQUEST_MANAGER, json=body)
         assert r.status_code == 201, r.text
+    # The privacy center: a person asks, gets a link by email (the outbox here), follows it.
+    asked = await api.client.post(
+        "/api/v1/privacy/requests",
+        json={"type": "access", "email": PUBLIC_EMAIL, "location": "eu"},
+    )
+    assert asked.status_code in (200, 201, 202), asked.text
+    await api.work()
+    link_tokens = await _link_tokens(api)
+    assert link_tokens, "the verification message carries a link"
+    followed = [await api.client.get(f"/privacy/verify/{link_tokens[0]}")]
+    followed.append(await api.client.post("/privacy/verify", data={"token": link_tokens[0]}))
     for _ in range(3):
         await api.work()
         api.rt.clock.advance(1.0)  # type: ignore[attr-defined]
+    link_tokens = await _link_tokens(api)  # and the results link, once access is done
     await api.call("GET", "/me", None, headers=headers)
     await api.call("GET", "/requests", None, headers=headers)
     await api.call("POST", "/session", None, json={"email": "scan@example.com", "password": WRONG_PASSWORD})
@@ -113,9 +141,9 @@ async def test_no_secret_or_subject_data_leaks_anywhere(
     del emulator_account
 
     # -- the scan ----------------------------------------------------------------------------
-    never = [PASSCODE, WRONG_PASSCODE, PASSWORD, WRONG_PASSWORD, NEW_PASSWORD]
+    never = [PASSCODE, WRONG_PASSCODE, PASSWORD, WRONG_PASSWORD, NEW_PASSWORD, *link_tokens]
     api_tokens = [*api.tokens.values(), token, web_token.group(1)]
-    for response in [*api.responses, *pages]:
+    for response in [r for r in [*api.responses, *pages] if r not in followed]:  # the link's own page aside
         text = (
             response.text
             + "\n"
@@ -131,7 +159,7 @@ async def test_no_secret_or_subject_data_leaks_anywhere(
     assert all(web_token.group(1) not in p.text for p in pages)  # ... and never again
 
     logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
-    for secret in never + session_secrets + api_tokens + [SUBJECT_EMAIL, SUBJECT_ID]:
+    for secret in never + session_secrets + api_tokens + [SUBJECT_EMAIL, SUBJECT_ID, PUBLIC_EMAIL]:
         assert secret not in logged, secret[:6]
 
     rows: list[str] = []
@@ -151,7 +179,7 @@ async def test_no_secret_or_subject_data_leaks_anywhere(
     assert rows
     for secret in never + session_secrets + api_tokens:
         assert not any(secret in row for row in rows), secret[:6]
-    for personal in (SUBJECT_EMAIL, SUBJECT_ID):
+    for personal in (SUBJECT_EMAIL, SUBJECT_ID, PUBLIC_EMAIL):
         assert not any(personal in job for job in jobs)  # events carry ids, never the subject
 
     files = [p for p in api.rt.settings.home.rglob("*") if p.is_file()]
